@@ -1,0 +1,56 @@
+//! Thin, non-panicking wrappers over the host calls the filter uses.
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{MapType, Status};
+
+/// A request header as text; `None` if absent or not UTF-8 (the router only
+/// reads headers whose valid values are ASCII).
+pub fn request_header(name: &str) -> Option<String> {
+    header(MapType::HttpRequestHeaders, name)
+}
+
+pub fn response_header(name: &str) -> Option<String> {
+    header(MapType::HttpResponseHeaders, name)
+}
+
+fn header(map: MapType, name: &str) -> Option<String> {
+    match hostcalls::get_map_value_bytes(map, name) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
+        _ => None,
+    }
+}
+
+pub fn set_request_header(name: &str, value: Option<&str>) {
+    log_failure(
+        "set request header",
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value),
+    );
+}
+
+pub fn set_response_header(name: &str, value: Option<&str>) {
+    log_failure(
+        "set response header",
+        hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value),
+    );
+}
+
+/// Removes every request header whose name starts with `prefix`.
+pub fn remove_request_headers_with_prefix(prefix: &str) {
+    let Ok(headers) = hostcalls::get_map_bytes(MapType::HttpRequestHeaders) else {
+        return;
+    };
+    for (name, _) in headers {
+        if name.starts_with(prefix) {
+            log_failure(
+                "remove request header",
+                hostcalls::remove_map_value(MapType::HttpRequestHeaders, &name),
+            );
+        }
+    }
+}
+
+pub fn log_failure(what: &str, result: Result<(), Status>) {
+    if let Err(status) = result {
+        log::warn!("mcp-router: {what} failed: {status:?}");
+    }
+}

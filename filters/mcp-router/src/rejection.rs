@@ -1,0 +1,186 @@
+//! Every way the router refuses a request, and the one mapping from a
+//! refusal to an HTTP status and a JSON-RPC error body.
+//!
+//! Status rule: a body that is not an acceptable JSON-RPC message, or a
+//! request the transport forbids, gets a 4xx (MCP 2025-11-25 "Transports ›
+//! Streamable HTTP"); a well-formed request that cannot be carried out
+//! (unknown tool, upstream down) gets `200` with a JSON-RPC error response,
+//! exactly as an MCP server answers it, so every client SDK surfaces the
+//! message to its caller.
+
+use mcp_protocol::{ErrorCode, RpcError, versions};
+use serde_json::value::RawValue;
+
+/// Why the router answered a request itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The body is not UTF-8 JSON.
+    NotJson { detail: String },
+    /// A POST without a body.
+    EmptyBody,
+    /// A JSON array (JSON-RPC batch), removed from MCP in 2025-06-18.
+    Batch,
+    /// JSON, but not a valid JSON-RPC message.
+    InvalidMessage { detail: String },
+    /// The body is larger than the configured limit.
+    BodyTooLarge { limit: usize },
+    /// A method name the router will not copy into a header.
+    InvalidMethodName,
+    /// `tools/call` without a usable `params.name`.
+    InvalidToolName { detail: String },
+    /// No server owns this tool name.
+    UnknownTool { name: String },
+    /// A request that needs a session came without `Mcp-Session-Id`.
+    MissingSession,
+    /// `Mcp-Session-Id` is not 1 to 256 visible ASCII characters.
+    MalformedSession,
+    /// `MCP-Protocol-Version` names a version the gateway does not speak.
+    UnsupportedProtocolVersion { version: String },
+    /// The broker does not know the gateway session (unknown, expired, ended).
+    SessionNotFound,
+    /// The upstream could not be reached, or its session could not be made.
+    UpstreamUnavailable { server: String, detail: String },
+    /// The upstream no longer knew its session; the mapping was reset and a
+    /// retry will open a new one.
+    UpstreamSessionLost { server: String },
+}
+
+/// A response the router sends itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u32,
+    /// A JSON-RPC error response (`content-type: application/json`).
+    pub body: Vec<u8>,
+}
+
+impl Rejection {
+    /// HTTP status and JSON-RPC error for this refusal.
+    pub fn status_and_error(&self) -> (u32, RpcError) {
+        use Rejection::*;
+        match self {
+            NotJson { detail } => (
+                400,
+                RpcError::new(ErrorCode::ParseError, format!("Parse error: {detail}")),
+            ),
+            EmptyBody => (
+                400,
+                RpcError::new(ErrorCode::ParseError, "Parse error: the POST body is empty"),
+            ),
+            Batch => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Invalid Request: JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per POST",
+                ),
+            ),
+            InvalidMessage { detail } => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("Invalid Request: {detail}"),
+                ),
+            ),
+            BodyTooLarge { limit } => (
+                413,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "Invalid Request: the body exceeds the gateway's limit of {limit} bytes"
+                    ),
+                ),
+            ),
+            InvalidMethodName => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Invalid Request: \"method\" must be 1 to 128 visible ASCII characters",
+                ),
+            ),
+            InvalidToolName { detail } => (
+                200,
+                RpcError::new(
+                    ErrorCode::InvalidParams,
+                    format!("Invalid params: {detail}"),
+                ),
+            ),
+            UnknownTool { name } => (
+                200,
+                RpcError::new(ErrorCode::InvalidParams, format!("Unknown tool: {name}")),
+            ),
+            MissingSession => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Bad Request: Mcp-Session-Id header is required; send initialize first",
+                ),
+            ),
+            MalformedSession => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Bad Request: Mcp-Session-Id must be 1 to 256 visible ASCII characters",
+                ),
+            ),
+            UnsupportedProtocolVersion { version } => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "Bad Request: unsupported MCP-Protocol-Version {version:?}; supported: {}",
+                        versions::SUPPORTED.join(", ")
+                    ),
+                ),
+            ),
+            SessionNotFound => (
+                404,
+                RpcError::new(
+                    ErrorCode::SessionNotFound,
+                    "Session not found: the gateway session is unknown or has ended; initialize a new one",
+                ),
+            ),
+            UpstreamUnavailable { server, detail } => (
+                200,
+                RpcError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("Upstream server {server:?} is unavailable: {detail}"),
+                ),
+            ),
+            UpstreamSessionLost { server } => (
+                200,
+                RpcError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!(
+                        "Upstream server {server:?} lost its session (it may have restarted); the gateway reset it, retry the request"
+                    ),
+                ),
+            ),
+        }
+    }
+
+    /// The complete local reply, echoing the request's raw `id` if known.
+    pub fn reply(&self, id: Option<&RawValue>) -> LocalReply {
+        let (status, error) = self.status_and_error();
+        LocalReply {
+            status,
+            body: error.to_response_body(id),
+        }
+    }
+
+    /// A short, stable label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        use Rejection::*;
+        match self {
+            NotJson { .. } | EmptyBody => "parse_error",
+            Batch => "batch",
+            InvalidMessage { .. } | InvalidMethodName => "invalid_request",
+            BodyTooLarge { .. } => "body_too_large",
+            InvalidToolName { .. } => "invalid_tool_name",
+            UnknownTool { .. } => "unknown_tool",
+            MissingSession | MalformedSession => "bad_session_header",
+            UnsupportedProtocolVersion { .. } => "unsupported_protocol_version",
+            SessionNotFound => "session_not_found",
+            UpstreamUnavailable { .. } => "upstream_unavailable",
+            UpstreamSessionLost { .. } => "upstream_session_lost",
+        }
+    }
+}

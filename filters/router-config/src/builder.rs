@@ -1,0 +1,228 @@
+//! [`build_route_table`]: the one place a route table is assembled.
+
+use std::collections::{HashMap, HashSet};
+
+use mcp_protocol::names;
+
+use crate::types::{BrokerRoute, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute};
+
+/// The parts of a route table that do not come from upstream servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTableSettings {
+    pub mcp_path: String,
+    pub limits: Limits,
+    pub broker: BrokerRoute,
+}
+
+/// A built route table and what the builder had to leave out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTableBuild {
+    pub config: RouterConfig,
+    /// Everything dropped or overridden, in input order; empty when every
+    /// server and tool made it in.
+    pub issues: Vec<BuildIssue>,
+}
+
+/// Why a server or tool is not in the table as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildIssue {
+    /// The server's name, prefix, authority or path is invalid; the server
+    /// was left out.
+    InvalidServer { server: String, reason: String },
+    /// A server of the same name came earlier; this one was left out.
+    DuplicateServer { server: String },
+    /// An earlier server has the same non-empty prefix; this one was left
+    /// out, because prefix routing could not tell them apart.
+    PrefixConflict {
+        server: String,
+        prefix: String,
+        owner: String,
+    },
+    /// The tool's exposed name cannot be routed (see
+    /// [`names::is_routable_tool_name`]); the tool was left out.
+    InvalidTool {
+        server: String,
+        tool: String,
+        reason: String,
+    },
+    /// Two servers expose the same name; the earlier server keeps it.
+    NameConflict {
+        name: String,
+        kept: String,
+        dropped: String,
+    },
+}
+
+impl std::fmt::Display for BuildIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildIssue::InvalidServer { server, reason } => {
+                write!(f, "server {server:?} left out: {reason}")
+            }
+            BuildIssue::DuplicateServer { server } => {
+                write!(
+                    f,
+                    "server {server:?} left out: an earlier server has the same name"
+                )
+            }
+            BuildIssue::PrefixConflict {
+                server,
+                prefix,
+                owner,
+            } => write!(
+                f,
+                "server {server:?} left out: prefix {prefix:?} is already used by server {owner:?}"
+            ),
+            BuildIssue::InvalidTool {
+                server,
+                tool,
+                reason,
+            } => write!(f, "tool {tool:?} of server {server:?} left out: {reason}"),
+            BuildIssue::NameConflict {
+                name,
+                kept,
+                dropped,
+            } => write!(
+                f,
+                "tool name {name:?} is exposed by servers {kept:?} and {dropped:?}; {kept:?} keeps it (listed first)"
+            ),
+        }
+    }
+}
+
+/// Builds the route table from settings and upstream servers.
+///
+/// `upstreams` are in priority order; each carries its declared route and
+/// the upstream names of the tools discovered on it (possibly none, e.g.
+/// while it is down: its prefix still routes to it, so callers get a clear
+/// "unavailable" error rather than "unknown tool").
+///
+/// Deterministic: the same input gives the same table, byte for byte. Rules:
+/// - a server with an invalid name, prefix, authority or path, a duplicate
+///   name, or a non-empty prefix already taken is left out;
+/// - a tool whose exposed name (`prefix + name`) is not routable is left
+///   out; repeated tool names within one server count once;
+/// - an exposed name claimed by two servers goes to the one listed first.
+///
+/// Every omission is reported in [`RouteTableBuild::issues`].
+pub fn build_route_table(
+    settings: RouteTableSettings,
+    upstreams: Vec<ServerRoute>,
+) -> RouteTableBuild {
+    let mut issues = Vec::new();
+    let mut servers = Vec::with_capacity(upstreams.len());
+    let mut server_names = HashSet::new();
+    let mut prefix_owner: HashMap<String, String> = HashMap::new();
+    let mut name_owner: HashMap<String, String> = HashMap::new();
+
+    for mut upstream in upstreams {
+        if let Err(reason) = validate_server(&upstream) {
+            issues.push(BuildIssue::InvalidServer {
+                server: upstream.name,
+                reason,
+            });
+            continue;
+        }
+        if !server_names.insert(upstream.name.clone()) {
+            issues.push(BuildIssue::DuplicateServer {
+                server: upstream.name,
+            });
+            continue;
+        }
+        if !upstream.prefix.is_empty() {
+            if let Some(owner) = prefix_owner.get(&upstream.prefix) {
+                issues.push(BuildIssue::PrefixConflict {
+                    server: upstream.name,
+                    prefix: upstream.prefix,
+                    owner: owner.clone(),
+                });
+                continue;
+            }
+            prefix_owner.insert(upstream.prefix.clone(), upstream.name.clone());
+        }
+
+        let discovered = std::mem::take(&mut upstream.tools);
+        let mut seen = HashSet::with_capacity(discovered.len());
+        for tool in discovered {
+            if !seen.insert(tool.clone()) {
+                continue;
+            }
+            let exposed = format!("{}{}", upstream.prefix, tool);
+            if !names::is_routable_tool_name(&exposed) {
+                issues.push(BuildIssue::InvalidTool {
+                    server: upstream.name.clone(),
+                    tool,
+                    reason: format!(
+                        "a routable name is 1 to {} bytes with no control characters",
+                        names::MAX_TOOL_NAME_LEN
+                    ),
+                });
+                continue;
+            }
+            match name_owner.get(&exposed) {
+                Some(kept) => issues.push(BuildIssue::NameConflict {
+                    name: exposed,
+                    kept: kept.clone(),
+                    dropped: upstream.name.clone(),
+                }),
+                None => {
+                    name_owner.insert(exposed, upstream.name.clone());
+                    upstream.tools.push(tool);
+                }
+            }
+        }
+        servers.push(upstream);
+    }
+
+    RouteTableBuild {
+        config: RouterConfig {
+            version: SCHEMA_VERSION,
+            mcp_path: settings.mcp_path,
+            limits: settings.limits,
+            broker: settings.broker,
+            servers,
+        },
+        issues,
+    }
+}
+
+fn validate_server(server: &ServerRoute) -> Result<(), String> {
+    if !names::is_valid_server_name(&server.name) {
+        return Err(
+            "a server name is 1 to 63 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit"
+                .to_owned(),
+        );
+    }
+    if !names::is_valid_prefix(&server.prefix) {
+        return Err(format!(
+            "prefix {:?} does not match ^[a-z0-9][a-z0-9_]*$",
+            server.prefix
+        ));
+    }
+    if server.authority.is_empty() || !is_header_token_text(&server.authority) {
+        return Err(format!(
+            "authority {:?} must be a non-empty host[:port]",
+            server.authority
+        ));
+    }
+    if !server.path.starts_with('/') || !is_header_token_text(&server.path) {
+        return Err(format!(
+            "path {:?} must start with '/' and hold no spaces or control characters",
+            server.path
+        ));
+    }
+    if let Some(cluster) = &server.cluster
+        && (cluster.is_empty() || !is_header_token_text(cluster))
+    {
+        return Err(format!("cluster {cluster:?} must be a non-empty name"));
+    }
+    Ok(())
+}
+
+/// Visible ASCII only: safe to place in a header value.
+fn is_header_token_text(value: &str) -> bool {
+    value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+#[cfg(test)]
+mod tests;

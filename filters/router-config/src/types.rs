@@ -1,0 +1,189 @@
+//! The route table's wire types: JSON, camelCase, as carried in
+//! `WasmPlugin.spec.pluginConfig` or an ECDS `Wasm.config.configuration`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The schema version this crate reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The route table: everything the router needs to route MCP requests.
+///
+/// Unknown fields are ignored, so an older filter accepts a table written by
+/// a newer operator (it routes what it understands).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterConfig {
+    /// Schema version of this document; the router refuses versions it does
+    /// not know.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// HTTP path of the gateway's MCP endpoint. Requests to other paths pass
+    /// through the filter untouched.
+    #[serde(default = "default_mcp_path")]
+    pub mcp_path: String,
+    /// Per-request limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// How the router reaches the broker's session API.
+    pub broker: BrokerRoute,
+    /// Upstream servers, in priority order (the first one listed wins a
+    /// name conflict).
+    #[serde(default)]
+    pub servers: Vec<ServerRoute>,
+}
+
+/// Per-request limits the router enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Largest POST body the router buffers, in bytes. Larger bodies are
+    /// answered `413` with a JSON-RPC error. Default 4 MiB.
+    #[serde(default = "default_max_request_body_bytes")]
+    pub max_request_body_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_body_bytes: default_max_request_body_bytes(),
+        }
+    }
+}
+
+/// The broker, as seen from inside the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerRoute {
+    /// Envoy cluster name of the broker, used for `dispatch_http_call`
+    /// (in Istio: `outbound|PORT||SVC.NS.svc.cluster.local`).
+    pub cluster: String,
+    /// `:authority` sent with session API calls.
+    pub authority: String,
+    /// Path of the broker's upstream-session API. Default
+    /// `/v1/upstream-sessions`.
+    #[serde(default = "default_session_path")]
+    pub session_path: String,
+    /// Timeout of one session API call, in milliseconds. It includes the
+    /// upstream `initialize` handshake on a first call. Default 10000.
+    #[serde(default = "default_session_timeout_ms")]
+    pub timeout_ms: u32,
+}
+
+/// One upstream MCP server and the tools it serves through the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerRoute {
+    /// Server name: `x-mcp-servername` and metrics label.
+    pub name: String,
+    /// Prefix added to the server's tool names; empty for none. A tool name
+    /// not in `tools` but starting with this prefix is routed here too,
+    /// with the prefix removed (so tools added upstream are reachable before
+    /// the next discovery).
+    #[serde(default)]
+    pub prefix: String,
+    /// `:authority` the router sets for requests to this server.
+    pub authority: String,
+    /// `:path` the router sets for requests to this server.
+    pub path: String,
+    /// Envoy cluster of this server, sent as `x-mcp-cluster` for
+    /// `cluster_header` routing; absent where routes match on `:authority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Forward the client's `Authorization` header to this server. Off by
+    /// default: MCP forbids token passthrough (MCP 2025-06-18, "Security Best
+    /// Practices › Token Passthrough").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward_authorization: bool,
+    /// Upstream names of the tools routed to this server. Each is exposed to
+    /// clients as `prefix + name`.
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+/// One tool as clients see it, and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExposedTool {
+    /// The name clients call: the server's prefix plus `upstream_name`.
+    pub name: String,
+    /// The owning server's name.
+    pub server: String,
+    /// The name the upstream server knows the tool by.
+    pub upstream_name: String,
+}
+
+/// A route table that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("route table is not valid JSON for this schema: {source}")]
+    Json {
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("route table has schema version {found}; this router reads version {expected}")]
+    Version { found: u32, expected: u32 },
+}
+
+impl RouterConfig {
+    /// Reads a route table from its JSON form.
+    ///
+    /// # Errors
+    /// [`ParseError::Json`] when the bytes are not a route table,
+    /// [`ParseError::Version`] when its schema version is not
+    /// [`SCHEMA_VERSION`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ParseError> {
+        let config: RouterConfig =
+            serde_json::from_slice(bytes).map_err(|source| ParseError::Json { source })?;
+        if config.version != SCHEMA_VERSION {
+            return Err(ParseError::Version {
+                found: config.version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(config)
+    }
+
+    /// The table as compact JSON, byte-for-byte deterministic for equal
+    /// tables (fields and lists keep their order).
+    pub fn to_json(&self) -> String {
+        // Plain structs of strings and numbers always serialise.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Every tool routed by exact name, in table order.
+    pub fn exposed_tools(&self) -> impl Iterator<Item = ExposedTool> + '_ {
+        self.servers.iter().flat_map(|server| {
+            server.tools.iter().map(move |tool| ExposedTool {
+                name: format!("{}{}", server.prefix, tool),
+                server: server.name.clone(),
+                upstream_name: tool.clone(),
+            })
+        })
+    }
+
+    /// The JSON Schema of the route table.
+    pub fn json_schema() -> schemars::Schema {
+        schemars::schema_for!(RouterConfig)
+    }
+}
+
+fn default_version() -> u32 {
+    SCHEMA_VERSION
+}
+
+fn default_mcp_path() -> String {
+    "/mcp".to_owned()
+}
+
+fn default_max_request_body_bytes() -> u32 {
+    4 * 1024 * 1024
+}
+
+fn default_session_path() -> String {
+    "/v1/upstream-sessions".to_owned()
+}
+
+fn default_session_timeout_ms() -> u32 {
+    10_000
+}

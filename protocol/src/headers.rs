@@ -1,0 +1,25 @@
+//! HTTP header names. All lower case: HTTP/2 and Envoy's header maps use
+//! lower-case names, and HTTP/1 names are case-insensitive (RFC 9110 §5.1).
+
+/// Session header of the Streamable HTTP transport (MCP 2025-03-26 and
+/// later, "Session Management").
+pub const SESSION_ID: &str = "mcp-session-id";
+/// Negotiated protocol version, sent by clients on every request after
+/// `initialize` (MCP 2025-06-18 and later, "Protocol Version Header").
+pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+
+/// Every header the router sets starts with this prefix; the router removes
+/// client-sent headers with it before setting its own, so that policies
+/// downstream can trust them.
+pub const ROUTER_PREFIX: &str = "x-mcp-";
+/// The JSON-RPC method of the request (`tools/call`, `initialize`, ...).
+pub const X_MCP_METHOD: &str = "x-mcp-method";
+/// The name of the upstream server a request was routed to.
+pub const X_MCP_SERVERNAME: &str = "x-mcp-servername";
+/// The tool name as the upstream knows it (without the gateway prefix).
+pub const X_MCP_TOOLNAME: &str = "x-mcp-toolname";
+/// The Envoy cluster of the upstream, for `cluster_header` routing.
+pub const X_MCP_CLUSTER: &str = "x-mcp-cluster";
+
+/// The gateway session id, sent by the router to the broker's session API.
+pub const X_MCP_GATEWAY_SESSION: &str = "x-mcp-gateway-session";

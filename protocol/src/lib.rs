@@ -1,0 +1,14 @@
+//! The MCP and JSON-RPC 2.0 vocabulary shared by the router filter and the
+//! broker: method names, HTTP header names, protocol versions, error codes
+//! and the one function that writes JSON-RPC error bodies.
+//!
+//! This crate builds for `wasm32-wasip1` and natively; it has no I/O.
+
+pub mod error;
+pub mod headers;
+pub mod methods;
+pub mod names;
+pub mod session_id;
+pub mod versions;
+
+pub use error::{ErrorCode, RpcError};

@@ -1,0 +1,29 @@
+//! Validation of `Mcp-Session-Id` values.
+
+/// Upper bound on a session id's length, in bytes. The specification sets
+/// none; ids minted by the gateway are far shorter, and a bound keeps
+/// shared-data keys and log lines small.
+pub const MAX_LEN: usize = 256;
+
+/// Whether `value` is an acceptable session id: 1 to [`MAX_LEN`] bytes of
+/// visible ASCII (0x21 to 0x7E), as MCP 2025-03-26 "Session Management"
+/// requires of session ids.
+pub fn is_valid(value: &[u8]) -> bool {
+    !value.is_empty() && value.len() <= MAX_LEN && value.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_visible_ascii_only() {
+        assert!(is_valid(b"abc.DEF-123_~"));
+        assert!(!is_valid(b""));
+        assert!(!is_valid(b"has space"));
+        assert!(!is_valid(b"line\r\nbreak"));
+        assert!(!is_valid("caf\u{e9}".as_bytes()));
+        assert!(!is_valid(&[b'a'; MAX_LEN + 1]));
+        assert!(is_valid(&[b'a'; MAX_LEN]));
+    }
+}
