@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod headers;
+pub mod message;
 pub mod methods;
 pub mod names;
 pub mod session_id;

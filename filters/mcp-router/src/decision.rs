@@ -7,10 +7,10 @@
 
 use std::borrow::Cow;
 
+use mcp_protocol::message::{self, MessageKind, Params, ParseFailure};
 use mcp_protocol::{methods, names, session_id, versions};
 use serde_json::value::RawValue;
 
-use crate::message::{self, MessageKind, Params, ParseFailure};
 use crate::rejection::Rejection;
 use crate::splice::Splice;
 use crate::table::RouteTable;
@@ -118,15 +118,16 @@ pub fn on_request_body<'b>(
     let message = match message::parse(body) {
         Ok(message) => message,
         Err(failure) => {
-            let (rejection, id) = match failure {
-                ParseFailure::NotJson { detail } => (Rejection::NotJson { detail }, None),
-                ParseFailure::Batch => (Rejection::Batch, None),
-                ParseFailure::Invalid { detail, id } => (
-                    Rejection::InvalidMessage { detail },
-                    id.and_then(|raw| RawValue::from_string(raw).ok()),
-                ),
+            let id = match &failure {
+                ParseFailure::Invalid { id: Some(raw), .. } => {
+                    RawValue::from_string(raw.clone()).ok()
+                }
+                _ => None,
             };
-            return BodyDecision::Reject { rejection, id };
+            return BodyDecision::Reject {
+                rejection: Rejection::Malformed(failure),
+                id,
+            };
         }
     };
     let (method, params) = match message.kind {

@@ -2,11 +2,11 @@
 //! Envoy, built as `mcp_router.wasm` for `wasm32-wasip1`.
 //!
 //! The crate is a pure core plus a thin glue layer:
-//! - [`message`] parses one JSON-RPC message from a POST body in a single
-//!   pass, keeping the byte span of `params.name`;
 //! - [`table`] compiles the route table (plugin configuration) into lookup
 //!   maps and resolves tool names;
-//! - [`decision`] turns a request (head + body) into what to do with it:
+//! - [`decision`] parses the body with [`mcp_protocol::message`] (one pass,
+//!   keeping the byte span of `params.name`) and turns the request into
+//!   what to do with it:
 //!   pass to the broker, route to an upstream, or reject;
 //! - [`rejection`] maps every refusal to an HTTP status and a JSON-RPC error;
 //! - [`splice`] rewrites the tool name in the body without re-serialising it;
@@ -17,7 +17,6 @@
 //! Nothing in the core panics on any input: every path returns a value.
 
 pub mod decision;
-pub mod message;
 pub mod rejection;
 pub mod session_cache;
 pub mod splice;

@@ -8,19 +8,19 @@
 //! exactly as an MCP server answers it, so every client SDK surfaces the
 //! message to its caller.
 
+use mcp_protocol::message::ParseFailure;
 use mcp_protocol::{ErrorCode, RpcError, versions};
 use serde_json::value::RawValue;
 
 /// Why the router answered a request itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
-    /// The body is not UTF-8 JSON.
-    NotJson { detail: String },
+    /// Not UTF-8 JSON, a batch, or not a valid JSON-RPC message.
+    Malformed(ParseFailure),
     /// A POST without a body.
     EmptyBody,
-    /// A JSON array (JSON-RPC batch), removed from MCP in 2025-06-18.
-    Batch,
-    /// JSON, but not a valid JSON-RPC message.
+    /// A JSON-RPC message the router will not carry (e.g. a `tools/call`
+    /// notification).
     InvalidMessage { detail: String },
     /// The body is larger than the configured limit.
     BodyTooLarge { limit: usize },
@@ -40,6 +40,8 @@ pub enum Rejection {
     SessionNotFound,
     /// The upstream could not be reached, or its session could not be made.
     UpstreamUnavailable { server: String, detail: String },
+    /// A bug in the router; logged where it happens.
+    Internal { detail: String },
     /// The upstream no longer knew its session; the mapping was reset and a
     /// retry will open a new one.
     UpstreamSessionLost { server: String },
@@ -58,20 +60,10 @@ impl Rejection {
     pub fn status_and_error(&self) -> (u32, RpcError) {
         use Rejection::*;
         match self {
-            NotJson { detail } => (
-                400,
-                RpcError::new(ErrorCode::ParseError, format!("Parse error: {detail}")),
-            ),
+            Malformed(failure) => (400, failure.rpc_error()),
             EmptyBody => (
                 400,
                 RpcError::new(ErrorCode::ParseError, "Parse error: the POST body is empty"),
-            ),
-            Batch => (
-                400,
-                RpcError::new(
-                    ErrorCode::InvalidRequest,
-                    "Invalid Request: JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per POST",
-                ),
             ),
             InvalidMessage { detail } => (
                 400,
@@ -145,6 +137,13 @@ impl Rejection {
                     format!("Upstream server {server:?} is unavailable: {detail}"),
                 ),
             ),
+            Internal { detail } => (
+                500,
+                RpcError::new(
+                    ErrorCode::InternalError,
+                    format!("Internal error: {detail}"),
+                ),
+            ),
             UpstreamSessionLost { server } => (
                 200,
                 RpcError::new(
@@ -170,8 +169,9 @@ impl Rejection {
     pub fn label(&self) -> &'static str {
         use Rejection::*;
         match self {
-            NotJson { .. } | EmptyBody => "parse_error",
-            Batch => "batch",
+            Malformed(ParseFailure::NotJson { .. }) | EmptyBody => "parse_error",
+            Malformed(ParseFailure::Batch) => "batch",
+            Malformed(ParseFailure::Invalid { .. }) => "invalid_request",
             InvalidMessage { .. } | InvalidMethodName => "invalid_request",
             BodyTooLarge { .. } => "body_too_large",
             InvalidToolName { .. } => "invalid_tool_name",
@@ -181,6 +181,7 @@ impl Rejection {
             SessionNotFound => "session_not_found",
             UpstreamUnavailable { .. } => "upstream_unavailable",
             UpstreamSessionLost { .. } => "upstream_session_lost",
+            Internal { .. } => "internal",
         }
     }
 }

@@ -220,8 +220,8 @@ impl McpHttp {
 
 fn internal(detail: &str) -> Rejection {
     log::error!("mcp-router: internal error: {detail}");
-    Rejection::InvalidMessage {
-        detail: format!("internal router error: {detail}"),
+    Rejection::Internal {
+        detail: detail.to_owned(),
     }
 }
 

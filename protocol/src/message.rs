@@ -2,7 +2,7 @@
 //!
 //! Only what routing needs is kept, borrowed from the body: the raw `id`,
 //! the method, and for `tools/call`-shaped params the raw `params.name`
-//! string with its byte span (for [`crate::splice`]). Everything else is
+//! string with its byte span (the router splices it). Everything else is
 //! validated as JSON and skipped without allocation.
 
 use std::borrow::Cow;
@@ -12,6 +12,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+
+use crate::{ErrorCode, RpcError};
 
 /// A parsed JSON-RPC message.
 #[derive(Debug)]
@@ -62,6 +64,25 @@ pub enum ParseFailure {
     /// JSON, but not a JSON-RPC 2.0 message (JSON-RPC -32600). `id` is the
     /// raw id when one could be read, so the error can echo it.
     Invalid { detail: String, id: Option<String> },
+}
+
+impl ParseFailure {
+    /// The JSON-RPC error answering this failure (sent with HTTP 400).
+    pub fn rpc_error(&self) -> RpcError {
+        match self {
+            ParseFailure::NotJson { detail } => {
+                RpcError::new(ErrorCode::ParseError, format!("Parse error: {detail}"))
+            }
+            ParseFailure::Batch => RpcError::new(
+                ErrorCode::InvalidRequest,
+                "Invalid Request: JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per POST",
+            ),
+            ParseFailure::Invalid { detail, .. } => RpcError::new(
+                ErrorCode::InvalidRequest,
+                format!("Invalid Request: {detail}"),
+            ),
+        }
+    }
 }
 
 /// Parses one JSON-RPC message from `body`.

@@ -1,0 +1,233 @@
+//! The catalog: what every upstream offers, combined into the route table
+//! and the aggregated tool list.
+//!
+//! Discovery tasks [`Catalog::publish`] each upstream's state; [`compose`]
+//! turns the configured upstreams and their states into a [`Composite`]
+//! through [`router_config::build_route_table`] (the one place a route table
+//! is built). The composite is what `tools/list`, `/status` and the router's
+//! configuration are served from.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use router_config::{BuildIssue, RouteTableSettings, RouterConfig, ServerRoute};
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::upstream::{Health, UpstreamSpec, UpstreamState};
+
+/// How route table entries name Envoy clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clusters {
+    /// No cluster names: routes match on `:authority` (Istio).
+    Unnamed,
+    /// The local Envoy's dynamic forward proxy clusters, by URL scheme.
+    LocalEnvoy,
+}
+
+impl Clusters {
+    fn cluster_of(self, spec: &UpstreamSpec) -> Option<String> {
+        match self {
+            Clusters::Unnamed => None,
+            Clusters::LocalEnvoy => {
+                Some(crate::envoy::local_upstream_cluster(&spec.url).to_owned())
+            }
+        }
+    }
+}
+
+/// Everything served from the current catalog.
+#[derive(Debug, Clone)]
+pub struct Composite {
+    pub route_table: RouterConfig,
+    pub issues: Vec<BuildIssue>,
+    /// Exposed tool definitions (upstream definitions with the exposed
+    /// name), in route table order.
+    pub tools: Vec<serde_json::Value>,
+    pub servers: Vec<ServerStatus>,
+}
+
+/// One upstream as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerStatus {
+    pub name: String,
+    pub url: String,
+    pub prefix: String,
+    pub health: Health,
+    /// Upstream names of the tools it offers (empty unless ready).
+    pub tools: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_info: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the state last changed, Unix seconds.
+    pub since: u64,
+}
+
+/// Shared catalog state.
+#[derive(Debug)]
+pub struct Catalog {
+    states: Mutex<HashMap<String, UpstreamState>>,
+    /// Bumped on every published change; the composer waits on it.
+    changes: watch::Sender<u64>,
+    composite: ArcSwap<Composite>,
+    /// Fires when the exposed tool list changes (for `list_changed`).
+    tools_changed: broadcast::Sender<()>,
+}
+
+impl Catalog {
+    pub fn new(settings: RouteTableSettings) -> Self {
+        let empty = compose(&settings, &[], &HashMap::new(), Clusters::Unnamed);
+        Catalog {
+            states: Mutex::new(HashMap::new()),
+            changes: watch::Sender::new(0),
+            composite: ArcSwap::from_pointee(empty),
+            tools_changed: broadcast::Sender::new(16),
+        }
+    }
+
+    /// Records a new state for one upstream.
+    pub fn publish(&self, server: &str, state: UpstreamState) {
+        let changed = {
+            let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            let previous = states.get(server);
+            let changed =
+                previous.is_none_or(|p| p.health != state.health || p.tools != state.tools);
+            states.insert(server.to_owned(), state);
+            changed
+        };
+        if changed {
+            self.changes.send_modify(|generation| *generation += 1);
+        }
+    }
+
+    /// Forgets upstreams no longer configured.
+    pub fn retain(&self, names: &[&str]) {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.retain(|name, _| names.contains(&name.as_str()));
+        drop(states);
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// Notices of published changes.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Notices that the exposed tool list changed.
+    pub fn subscribe_tools_changed(&self) -> broadcast::Receiver<()> {
+        self.tools_changed.subscribe()
+    }
+
+    pub fn current(&self) -> Arc<Composite> {
+        self.composite.load_full()
+    }
+
+    /// Recomposes from the given configuration; returns the new composite
+    /// and whether the exposed tool list changed.
+    pub fn recompose(
+        &self,
+        settings: &RouteTableSettings,
+        specs: &[Arc<UpstreamSpec>],
+        clusters: Clusters,
+    ) -> (Arc<Composite>, bool) {
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let next = Arc::new(compose(settings, specs, &states, clusters));
+        let previous = self.composite.swap(next.clone());
+        let tools_changed = previous.tools != next.tools;
+        if tools_changed {
+            let _ = self.tools_changed.send(());
+        }
+        (next, tools_changed)
+    }
+}
+
+/// Builds the composite: a route table of the configured upstreams (ready
+/// ones with their tools), the exposed tool definitions, and statuses.
+pub fn compose(
+    settings: &RouteTableSettings,
+    specs: &[Arc<UpstreamSpec>],
+    states: &HashMap<String, UpstreamState>,
+    clusters: Clusters,
+) -> Composite {
+    let connecting = UpstreamState::connecting();
+    let state_of = |name: &str| states.get(name).unwrap_or(&connecting);
+    let routes = specs
+        .iter()
+        .map(|spec| {
+            let state = state_of(&spec.name);
+            ServerRoute {
+                name: spec.name.clone(),
+                prefix: spec.prefix.clone(),
+                authority: spec.authority(),
+                path: spec.path(),
+                cluster: clusters.cluster_of(spec),
+                forward_authorization: spec.forward_authorization,
+                tools: if state.health == Health::Ready {
+                    state.tool_names().map(str::to_owned).collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    let build = router_config::build_route_table(settings.clone(), routes);
+
+    let tools = build
+        .config
+        .exposed_tools()
+        .filter_map(|exposed| {
+            let definition = state_of(&exposed.server).tools.iter().find(|tool| {
+                tool.get("name").and_then(|n| n.as_str()) == Some(exposed.upstream_name.as_str())
+            })?;
+            let mut definition = definition.clone();
+            definition.insert("name".to_owned(), exposed.name.into());
+            Some(serde_json::Value::Object(definition))
+        })
+        .collect();
+
+    let servers = specs
+        .iter()
+        .map(|spec| {
+            let state = state_of(&spec.name);
+            ServerStatus {
+                name: spec.name.clone(),
+                url: spec.url.to_string(),
+                prefix: spec.prefix.clone(),
+                health: state.health,
+                tools: if state.health == Health::Ready {
+                    state.tool_names().map(str::to_owned).collect()
+                } else {
+                    Vec::new()
+                },
+                protocol_version: state.protocol_version.clone(),
+                server_info: state.server_info.clone(),
+                last_error: state.last_error.clone(),
+                since: state
+                    .last_change
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            }
+        })
+        .collect();
+
+    Composite {
+        route_table: build.config,
+        issues: build.issues,
+        tools,
+        servers,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,359 @@
+//! The gateway configuration file (YAML): upstream servers, listen
+//! addresses, limits, and where the local Envoy reads the route table.
+//!
+//! Relative paths in the file are resolved against the file's directory.
+//! See the README's "Gateway configuration" for every field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid gateway configuration: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+    #[error("server {server:?}: credential cannot be read: {problem}")]
+    Credential { server: String, problem: String },
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address the broker listens on (MCP endpoint for Envoy, session API,
+    /// health, status, metrics). Default `127.0.0.1:8090`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// HTTP path of the MCP endpoint. Default `/mcp`.
+    #[serde(default = "default_mcp_path")]
+    pub mcp_path: String,
+    /// Key that signs gateway session ids. Replicas must share it. Without
+    /// one, a random key is made at start (sessions end with the process).
+    #[serde(default)]
+    pub session_key: Option<SecretSource>,
+    /// Maximum age of a gateway session, in seconds. Default 86400 (24 h).
+    #[serde(default = "default_session_max_age")]
+    pub session_max_age_seconds: u64,
+    /// Origins allowed to call the MCP endpoint from a browser, besides
+    /// loopback origins (MCP "Security Warning": DNS rebinding).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+    /// Local Envoy: where it reads the router's configuration (ECDS file).
+    /// Absent when the operator distributes the route table instead.
+    #[serde(default)]
+    pub envoy: Option<EnvoyConfig>,
+    /// Upstream MCP servers, in priority order (the first listed keeps a
+    /// conflicting tool name).
+    #[serde(default)]
+    pub servers: Vec<ServerConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest MCP POST body, in bytes, for the router and the broker.
+    /// Default 4 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_request_body_bytes: u32,
+    /// Timeout of the router's session API call, in milliseconds; it covers
+    /// an upstream `initialize` handshake. Default 10000.
+    #[serde(default = "default_session_api_timeout")]
+    pub session_api_timeout_ms: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_request_body_bytes: default_max_body(),
+            session_api_timeout_ms: default_session_api_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Seconds between re-lists of each upstream's tools (a backstop to
+    /// `notifications/tools/list_changed`, and the health check). Default 30.
+    #[serde(default = "default_refresh")]
+    pub refresh_interval_seconds: u64,
+    /// Timeout of one upstream request (connect, initialize, list), in
+    /// seconds. Default 10.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            refresh_interval_seconds: default_refresh(),
+            request_timeout_seconds: default_request_timeout(),
+        }
+    }
+}
+
+impl DiscoveryConfig {
+    pub fn refresh_interval(&self) -> Duration {
+        Duration::from_secs(self.refresh_interval_seconds.max(1))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+}
+
+/// The local Envoy that loads the router filter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvoyConfig {
+    /// Envoy's MCP listener (the gateway's public address). Default
+    /// `127.0.0.1:8080`.
+    #[serde(default = "default_envoy_listen")]
+    pub listen: SocketAddr,
+    /// Envoy's admin interface. Default `127.0.0.1:9901`.
+    #[serde(default = "default_envoy_admin")]
+    pub admin_listen: SocketAddr,
+    /// The ECDS file the broker writes and Envoy watches. Its directory is
+    /// watched for renames, so keep it in a directory of its own.
+    pub route_table_file: PathBuf,
+    /// The router filter, `mcp_router.wasm`.
+    pub wasm_file: PathBuf,
+    /// Envoy cluster name of the broker. Default `mcp_broker`.
+    #[serde(default = "default_broker_cluster")]
+    pub broker_cluster: String,
+}
+
+/// One upstream MCP server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Unique name: `x-mcp-servername`, metrics label.
+    pub name: String,
+    /// Streamable HTTP endpoint, e.g. `http://127.0.0.1:3001/mcp`.
+    pub url: Url,
+    /// Prefix added to this server's tool names (`^[a-z0-9][a-z0-9_]*$`);
+    /// empty or absent for none.
+    #[serde(default)]
+    pub prefix: String,
+    /// `Authorization` header value sent to this server (e.g.
+    /// `Bearer …`), by the broker and, for routed calls, by the router.
+    #[serde(default)]
+    pub credential: Option<SecretSource>,
+    /// Forward the client's own `Authorization` to this server. Off by
+    /// default: MCP forbids token passthrough.
+    #[serde(default)]
+    pub forward_authorization: bool,
+}
+
+/// Where a secret comes from. Exactly one field is set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSource {
+    /// Name of an environment variable holding the value.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A file holding the value (trailing newline removed).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The value itself (avoid outside local testing).
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl SecretSource {
+    /// Reads the secret.
+    ///
+    /// # Errors
+    /// A message when not exactly one source is set, the variable is unset,
+    /// the file is unreadable, or the value is empty.
+    pub fn resolve(&self) -> Result<String, String> {
+        let value = match (&self.env, &self.file, &self.value) {
+            (Some(var), None, None) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
+            (None, Some(path), None) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            (None, None, Some(value)) => value.clone(),
+            _ => return Err("set exactly one of env, file, value".to_owned()),
+        };
+        if value.is_empty() {
+            return Err("the value is empty".to_owned());
+        }
+        Ok(value)
+    }
+}
+
+impl GatewayConfig {
+    /// Reads, parses and validates a configuration file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and the problem.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, path, base)
+    }
+
+    /// Parses configuration text; `base` resolves relative paths.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] or [`ConfigError::Invalid`].
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self, ConfigError> {
+        let mut config: GatewayConfig =
+            serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        config.resolve_paths(base);
+        config.validate().map_err(|problem| ConfigError::Invalid {
+            path: path.to_owned(),
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(envoy) = &mut self.envoy {
+            resolve(&mut envoy.route_table_file);
+            resolve(&mut envoy.wasm_file);
+        }
+        for server in &mut self.servers {
+            if let Some(SecretSource {
+                file: Some(file), ..
+            }) = &mut server.credential
+            {
+                resolve(file);
+            }
+        }
+        if let Some(SecretSource {
+            file: Some(file), ..
+        }) = &mut self.session_key
+        {
+            resolve(file);
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !self.mcp_path.starts_with('/') {
+            return Err(format!("mcpPath {:?} must start with '/'", self.mcp_path));
+        }
+        let mut names = std::collections::HashSet::new();
+        for server in &self.servers {
+            if !mcp_protocol::names::is_valid_server_name(&server.name) {
+                return Err(format!(
+                    "server name {:?}: use 1 to 63 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                    server.name
+                ));
+            }
+            if !names.insert(server.name.as_str()) {
+                return Err(format!("server name {:?} is used twice", server.name));
+            }
+            if !matches!(server.url.scheme(), "http" | "https") || server.url.host_str().is_none() {
+                return Err(format!(
+                    "server {:?}: url {} must be http(s)://host[:port]/path",
+                    server.name, server.url
+                ));
+            }
+            if !mcp_protocol::names::is_valid_prefix(&server.prefix) {
+                return Err(format!(
+                    "server {:?}: prefix {:?} must match ^[a-z0-9][a-z0-9_]*$",
+                    server.name, server.prefix
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves every server's credential.
+    ///
+    /// # Errors
+    /// [`ConfigError::Credential`] for the first credential that cannot be
+    /// read or is not a valid header value.
+    pub fn credentials(&self) -> Result<Vec<Option<String>>, ConfigError> {
+        self.servers
+            .iter()
+            .map(|server| {
+                let Some(source) = &server.credential else {
+                    return Ok(None);
+                };
+                let value = source
+                    .resolve()
+                    .map_err(|problem| ConfigError::Credential {
+                        server: server.name.clone(),
+                        problem,
+                    })?;
+                if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                    return Err(ConfigError::Credential {
+                        server: server.name.clone(),
+                        problem: "the value holds control characters".to_owned(),
+                    });
+                }
+                Ok(Some(value))
+            })
+            .collect()
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8090))
+}
+fn default_mcp_path() -> String {
+    "/mcp".to_owned()
+}
+fn default_session_max_age() -> u64 {
+    86_400
+}
+fn default_max_body() -> u32 {
+    4 * 1024 * 1024
+}
+fn default_session_api_timeout() -> u32 {
+    10_000
+}
+fn default_refresh() -> u64 {
+    30
+}
+fn default_request_timeout() -> u64 {
+    10
+}
+fn default_envoy_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_envoy_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9901))
+}
+fn default_broker_cluster() -> String {
+    "mcp_broker".to_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,47 @@
+//! The broker's HTTP surface: `fn app(state) -> Router`.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST/GET/DELETE {mcpPath}` | the MCP endpoint (Streamable HTTP) for everything the router does not route |
+//! | `POST /v1/upstream-sessions` | the router's session API (internal) |
+//! | `GET /healthz`, `/readyz` | liveness, readiness |
+//! | `GET /status` | upstreams, health, tools, conflicts (JSON) |
+//! | `GET /metrics` | Prometheus metrics |
+
+mod mcp;
+mod rpc;
+mod session_api;
+mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Path of the router's session API.
+pub const SESSION_API_PATH: &str = "/v1/upstream-sessions";
+
+/// The broker's routes. The MCP path is read from the configuration once:
+/// changing `mcpPath` needs a restart.
+pub fn app(state: Arc<AppState>) -> Router {
+    let runtime = state.runtime.load();
+    let mcp_path = runtime.config.mcp_path.clone();
+    let body_limit = runtime.config.limits.max_request_body_bytes as usize;
+    Router::new()
+        .route(&mcp_path, post(mcp::post).get(mcp::get).delete(mcp::delete))
+        .route(SESSION_API_PATH, post(session_api::post))
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
+        .route("/status", get(status::status))
+        .route("/metrics", get(status::metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

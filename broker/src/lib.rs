@@ -1,0 +1,138 @@
+//! `mcp-broker`: the gateway's broker.
+//!
+//! It serves the MCP endpoint for everything the router filter does not
+//! route (`initialize`, `ping`, aggregated `tools/list`, notifications,
+//! streams, session end), mints signed gateway sessions, is the MCP client
+//! of every upstream (discovery, and the upstream handshakes of gateway
+//! sessions, behind the router's session API), and publishes the route
+//! table: to the local Envoy through an ECDS file, and on `/status` for the
+//! operator. Architecture: DESIGN.md.
+
+pub mod catalog;
+pub mod config;
+pub mod envoy;
+pub mod http;
+pub mod metrics;
+pub mod reload;
+pub mod session_token;
+pub mod sessions;
+pub mod state;
+pub mod supervisor;
+pub mod upstream;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, GatewayConfig};
+use crate::session_token::SessionSigner;
+use crate::state::AppState;
+use crate::supervisor::Supervisor;
+
+/// The broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("session key: {0}")]
+    SessionKey(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+/// Runs the broker with the configuration at `config_path` until `shutdown`
+/// fires, reloading the file when it changes.
+///
+/// # Errors
+/// [`StartError`] when the configuration, session key or listen address
+/// cannot be used; after start, problems are logged and served around.
+pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<(), StartError> {
+    let config = GatewayConfig::load(&config_path)?;
+    let signer = match &config.session_key {
+        Some(source) => SessionSigner::new(
+            source
+                .resolve()
+                .map_err(StartError::SessionKey)?
+                .into_bytes(),
+            Duration::from_secs(config.session_max_age_seconds),
+        ),
+        None => {
+            tracing::warn!(
+                "no sessionKey configured: sessions are signed with a random key and end with this process; replicas need a shared key"
+            );
+            SessionSigner::random(Duration::from_secs(config.session_max_age_seconds))
+        }
+    };
+    let runtime = supervisor::resolve(config)?;
+    let listen = runtime.config.listen;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let state = Arc::new(AppState::new(runtime, signer, http));
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: listen,
+            source,
+        })?;
+    let local = listener.local_addr().unwrap_or(listen);
+    tracing::info!(address = %local, "broker listening");
+
+    let mut supervisor = Supervisor::new(state.clone(), shutdown.clone());
+    let initial = state.runtime.load_full();
+    supervisor.apply(supervisor::resolve(initial.config.clone())?);
+    tokio::spawn(supervisor::publish(state.clone(), shutdown.clone()));
+    tokio::spawn(sweep(state.clone(), shutdown.clone()));
+
+    let _watcher = match reload::watch(&config_path) {
+        Ok((watcher, mut configs)) => {
+            tokio::spawn(async move {
+                while let Some(config) = configs.recv().await {
+                    match supervisor::resolve(config) {
+                        Ok(runtime) => supervisor.apply(runtime),
+                        Err(error) => tracing::error!(%error, "configuration change rejected"),
+                    }
+                }
+            });
+            Some(watcher)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the configuration file; changes need a restart");
+            None
+        }
+    };
+
+    let app = http::app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|source| StartError::Listen {
+            address: listen,
+            source,
+        })
+}
+
+/// Drops upstream sessions older than the session lifetime and closes them.
+async fn sweep(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let runtime = state.runtime.load_full();
+        for (server, session_id) in state.sessions.sweep(runtime.session_max_age()) {
+            if let Some(spec) = runtime.spec(&server) {
+                upstream::handshake::close(&state.http, spec, &session_id).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `mcp-broker` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "mcp-broker", version, about = "The MCP gateway's broker")]
+struct Cli {
+    /// Gateway configuration file (YAML).
+    #[arg(
+        long,
+        short,
+        env = "MCP_GATEWAY_CONFIG",
+        default_value = "gateway.yaml"
+    )]
+    config: PathBuf,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker (the default).
+    Run,
+    /// Check the configuration file and exit.
+    Check,
+    /// Print the local Envoy's bootstrap for this configuration.
+    EnvoyBootstrap {
+        /// Write it to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let shutdown = CancellationToken::new();
+            let signal = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                signal.cancel();
+            });
+            mcp_broker::run(cli.config.clone(), shutdown)
+                .await
+                .with_context(|| format!("broker with {}", cli.config.display()))
+        }
+        Command::Check => {
+            let config = mcp_broker::config::GatewayConfig::load(&cli.config)?;
+            mcp_broker::supervisor::resolve(config.clone())?;
+            println!(
+                "{}: ok ({} servers)",
+                cli.config.display(),
+                config.servers.len()
+            );
+            Ok(())
+        }
+        Command::EnvoyBootstrap { output } => {
+            let config = mcp_broker::config::GatewayConfig::load(&cli.config)?;
+            let bootstrap = mcp_broker::envoy::render_bootstrap(&config)?;
+            match output {
+                Some(path) => std::fs::write(&path, bootstrap)
+                    .with_context(|| format!("writing {}", path.display())),
+                None => {
+                    print!("{bootstrap}");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

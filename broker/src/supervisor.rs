@@ -1,0 +1,203 @@
+//! Keeps the running system in line with the configuration: one discovery
+//! task per upstream, restarted when its declaration changes; and the
+//! publisher, which recomposes the catalog on every change and writes the
+//! route table for the local Envoy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, GatewayConfig};
+use crate::envoy;
+use crate::metrics::ServerLabel;
+use crate::state::{AppState, Runtime};
+use crate::upstream::discovery::{self, DiscoveryTiming};
+use crate::upstream::{Health, UpstreamSpec};
+
+/// Owns the discovery tasks.
+#[derive(Debug)]
+pub struct Supervisor {
+    state: Arc<AppState>,
+    tasks: HashMap<String, Task>,
+    shutdown: CancellationToken,
+}
+
+#[derive(Debug)]
+struct Task {
+    spec: Arc<UpstreamSpec>,
+    timing: (Duration, Duration),
+    cancel: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+/// Resolves a configuration into a runtime (credentials read).
+///
+/// # Errors
+/// [`ConfigError::Credential`] when a credential cannot be read.
+pub fn resolve(config: GatewayConfig) -> Result<Runtime, ConfigError> {
+    let credentials = config.credentials()?;
+    let specs = config
+        .servers
+        .iter()
+        .zip(credentials)
+        .map(|(server, credential)| Arc::new(UpstreamSpec::new(server, credential)))
+        .collect();
+    Ok(Runtime::new(config, specs))
+}
+
+impl Supervisor {
+    pub fn new(state: Arc<AppState>, shutdown: CancellationToken) -> Self {
+        Supervisor {
+            state,
+            tasks: HashMap::new(),
+            shutdown,
+        }
+    }
+
+    /// Makes `runtime` current: stops discovery of removed or changed
+    /// upstreams (closing the upstream sessions held on them), starts it
+    /// for new or changed ones, and recomposes.
+    pub fn apply(&mut self, runtime: Runtime) {
+        let timing = DiscoveryTiming {
+            refresh_interval: runtime.config.discovery.refresh_interval(),
+            request_timeout: runtime.config.discovery.request_timeout(),
+        };
+        let wanted: HashMap<&str, &Arc<UpstreamSpec>> =
+            runtime.specs.iter().map(|s| (s.name.as_str(), s)).collect();
+        let key = (timing.refresh_interval, timing.request_timeout);
+
+        let stale: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(name, task)| {
+                wanted
+                    .get(name.as_str())
+                    .is_none_or(|spec| ***spec != *task.spec || task.timing != key)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(task) = self.tasks.remove(&name) {
+                task.cancel.cancel();
+                task.handle.abort();
+                let ids = self.state.sessions.forget_server(&name);
+                let http = self.state.http.clone();
+                let spec = task.spec.clone();
+                tokio::spawn(async move {
+                    for id in ids {
+                        crate::upstream::handshake::close(&http, &spec, &id).await;
+                    }
+                });
+                tracing::info!(server = %name, "stopped discovery (removed or changed)");
+            }
+        }
+        for spec in &runtime.specs {
+            if self.tasks.contains_key(&spec.name) {
+                continue;
+            }
+            let cancel = self.shutdown.child_token();
+            let handle = tokio::spawn(discovery::run(
+                spec.clone(),
+                self.state.http.clone(),
+                timing,
+                self.state.catalog.clone(),
+                cancel.clone(),
+            ));
+            self.tasks.insert(
+                spec.name.clone(),
+                Task {
+                    spec: spec.clone(),
+                    timing: key,
+                    cancel,
+                    handle,
+                },
+            );
+        }
+        let names: Vec<&str> = runtime.specs.iter().map(|s| s.name.as_str()).collect();
+        self.state.catalog.retain(&names);
+        self.state.runtime.store(Arc::new(runtime));
+    }
+}
+
+/// Recomposes the catalog whenever it changes, writes the route table for
+/// the local Envoy, updates gauges and readiness. Runs until `shutdown`.
+pub async fn publish(state: Arc<AppState>, shutdown: CancellationToken) {
+    let mut changes = state.catalog.subscribe_changes();
+    loop {
+        // Coalesce bursts (many upstreams answering at start) into one write.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        changes.borrow_and_update();
+        publish_once(&state);
+        tokio::select! {
+            result = changes.changed() => if result.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn publish_once(state: &AppState) {
+    let runtime = state.runtime.load_full();
+    let (composite, tools_changed) = state.catalog.recompose(
+        &runtime.route_table_settings(),
+        &runtime.specs,
+        runtime.clusters(),
+    );
+    if tools_changed {
+        tracing::info!(
+            tools = composite.tools.len(),
+            "aggregated tool list changed"
+        );
+    }
+    for issue in &composite.issues {
+        tracing::warn!(%issue, "route table");
+    }
+    for server in &composite.servers {
+        let label = ServerLabel {
+            server: server.name.clone(),
+        };
+        state
+            .metrics
+            .upstream_up
+            .get_or_create(&label)
+            .set(i64::from(server.health == Health::Ready));
+        state
+            .metrics
+            .upstream_tools
+            .get_or_create(&label)
+            .set(server.tools.len() as i64);
+    }
+
+    let mut written = true;
+    if let Some(envoy_config) = &runtime.config.envoy {
+        let document = envoy::ecds_document(envoy_config, &composite.route_table);
+        let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
+        match envoy::write_if_changed(&envoy_config.route_table_file, &bytes) {
+            Ok(true) => {
+                state.metrics.route_table_writes.inc();
+                tracing::info!(
+                    file = %envoy_config.route_table_file.display(),
+                    servers = composite.route_table.servers.len(),
+                    tools = composite.route_table.servers.iter().map(|s| s.tools.len()).sum::<usize>(),
+                    "route table written for Envoy"
+                );
+            }
+            Ok(false) => {}
+            Err(error) => {
+                written = false;
+                tracing::error!(
+                    file = %envoy_config.route_table_file.display(),
+                    %error,
+                    "cannot write the route table for Envoy"
+                );
+            }
+        }
+    }
+    let discovered = composite
+        .servers
+        .iter()
+        .all(|s| s.health != Health::Connecting);
+    state.set_ready(written && discovered);
+}
