@@ -83,6 +83,15 @@ impl Supervisor {
             if let Some(task) = self.tasks.remove(&name) {
                 task.cancel.cancel();
                 task.handle.abort();
+                // Upstream sessions survive changes that do not touch how the
+                // upstream is reached (a new prefix, new timings).
+                let reached_the_same = wanted.get(name.as_str()).is_some_and(|spec| {
+                    spec.url == task.spec.url && spec.authorization == task.spec.authorization
+                });
+                if reached_the_same {
+                    tracing::info!(server = %name, "restarting discovery (declaration changed)");
+                    continue;
+                }
                 let ids = self.state.sessions.forget_server(&name);
                 let http = self.state.http.clone();
                 let spec = task.spec.clone();

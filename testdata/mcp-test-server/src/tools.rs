@@ -144,8 +144,25 @@ impl TestServer {
             .headers
             .get(http::header::AUTHORIZATION)
             .map_or("none", |value| value.to_str().unwrap_or("<not utf-8>"));
-        serde_json::json!({ "server": self.upstream.name, "authorization": authorization })
-            .to_string()
+        // The gateway's routing headers, as the upstream received them: tests
+        // check that clients cannot forge them.
+        let routing: serde_json::Map<String, serde_json::Value> = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("x-mcp-"))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or("<not utf-8>").into(),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "server": self.upstream.name,
+            "authorization": authorization,
+            "routingHeaders": routing,
+        })
+        .to_string()
     }
 
     #[tool(description = "Hidden until `POST /admin/enable-late`; returns \"late\".")]

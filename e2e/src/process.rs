@@ -1,0 +1,173 @@
+//! A child process whose output goes to a log file, stopped on drop.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running child process.
+#[derive(Debug)]
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+/// A process could not be started or did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcError {
+    #[error("cannot start {name} ({program}): {source}")]
+    Spawn {
+        name: String,
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{name} exited before it was ready; log {log}:\n{tail}")]
+    Exited {
+        name: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("{name} was not ready after {waited:?}; log {log}:\n{tail}")]
+    NotReady {
+        name: String,
+        waited: Duration,
+        log: PathBuf,
+        tail: String,
+    },
+}
+
+impl Proc {
+    /// Starts `command`, its stdout and stderr appended to `log`.
+    ///
+    /// # Errors
+    /// [`ProcError::Spawn`] when the program cannot be started.
+    pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Proc, ProcError> {
+        let spawn_error = |source| ProcError::Spawn {
+            name: name.to_owned(),
+            program: PathBuf::from(command.get_program()),
+            source,
+        };
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(spawn_error)?;
+        let err = out.try_clone().map_err(spawn_error)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|source| ProcError::Spawn {
+                name: name.to_owned(),
+                program: PathBuf::from(command.get_program()),
+                source,
+            })?;
+        Ok(Proc {
+            name: name.to_owned(),
+            child,
+            log: log.to_owned(),
+        })
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until the log contains `needle`; returns the first line with it.
+    ///
+    /// # Errors
+    /// [`ProcError::Exited`] or [`ProcError::NotReady`], with the log's tail.
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<String, ProcError> {
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+                return Ok(line.to_owned());
+            }
+            self.check_alive()?;
+            if start.elapsed() > timeout {
+                return Err(self.not_ready(timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `url` answers 2xx.
+    ///
+    /// # Errors
+    /// [`ProcError::Exited`] or [`ProcError::NotReady`], with the log's tail.
+    pub async fn wait_for_http(&mut self, url: &str, timeout: Duration) -> Result<(), ProcError> {
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Ok(response) = client.get(url).timeout(Duration::from_secs(2)).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            self.check_alive()?;
+            if start.elapsed() > timeout {
+                return Err(self.not_ready(timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn check_alive(&mut self) -> Result<(), ProcError> {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return Err(ProcError::Exited {
+                name: self.name.clone(),
+                log: self.log.clone(),
+                tail: self.log_tail(30),
+            });
+        }
+        Ok(())
+    }
+
+    fn not_ready(&self, waited: Duration) -> ProcError {
+        ProcError::NotReady {
+            name: self.name.clone(),
+            waited,
+            log: self.log.clone(),
+            tail: self.log_tail(30),
+        }
+    }
+
+    /// Stops the process (SIGKILL) and reaps it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or(0)
+}
