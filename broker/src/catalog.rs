@@ -96,8 +96,11 @@ impl Catalog {
         let changed = {
             let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
             let previous = states.get(server);
-            let changed =
-                previous.is_none_or(|p| p.health != state.health || p.tools != state.tools);
+            let changed = previous.is_none_or(|p| {
+                p.health != state.health
+                    || p.tools != state.tools
+                    || p.last_error != state.last_error
+            });
             states.insert(server.to_owned(), state);
             changed
         };

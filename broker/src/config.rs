@@ -215,8 +215,14 @@ impl GatewayConfig {
             path: path.to_owned(),
             source,
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, path, base)
+        // Absolute, so the Envoy bootstrap rendered from it works from any
+        // working directory.
+        let base = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let base = std::path::absolute(&base).unwrap_or(base);
+        Self::parse(&text, path, &base)
     }
 
     /// Parses configuration text; `base` resolves relative paths.

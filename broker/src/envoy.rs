@@ -47,12 +47,14 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
         .envoy
         .as_ref()
         .ok_or(BootstrapError::NoEnvoySection)?;
-    let route_table_dir = envoy
-        .route_table_file
-        .parent()
-        .unwrap_or(Path::new("."))
-        .display()
-        .to_string();
+    // A bare file name's parent is "", which Envoy refuses as a watched
+    // directory: that file lives in the current directory.
+    let route_table_dir = match envoy.route_table_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+    .display()
+    .to_string();
     // Envoy must buffer a little more than the router's limit, so the router
     // sees an oversized body and answers it.
     let buffer_limit = u64::from(config.limits.max_request_body_bytes) + 1024 * 1024;

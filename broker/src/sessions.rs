@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::OnceCell;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 
 use crate::upstream::handshake::UpstreamSession;
 
@@ -20,63 +21,139 @@ type Key = (String, String);
 /// The upstream sessions of gateway sessions, and ended gateway sessions.
 #[derive(Debug, Default)]
 pub struct SessionStore {
-    /// (gateway session, server) → the slot its handshake fills once.
-    upstream: Mutex<HashMap<Key, Arc<Slot>>>,
+    /// (gateway session, server) → its upstream session, or the handshake
+    /// opening it.
+    upstream: Mutex<HashMap<Key, Slot>>,
     /// Ended gateway sessions, until they would have expired anyway.
     ended: Mutex<HashMap<String, Instant>>,
 }
 
-#[derive(Debug)]
-struct Slot {
-    session: OnceCell<UpstreamSession>,
-    created: Instant,
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A handshake in flight, shared by every caller waiting for it; its
+/// outcome, success or failure, reaches all of them.
+type Opening = Shared<BoxFuture<'static, Result<UpstreamSession, SharedError>>>;
+
+/// A handshake error, cloneable so that every waiter gets it.
+pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+type BoxedError = Box<dyn std::error::Error + Send + Sync>;
+
+enum Slot {
+    Opening {
+        id: u64,
+        handshake: Opening,
+    },
+    Open {
+        session: UpstreamSession,
+        created: Instant,
+    },
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Slot::Opening { id, .. } => f.debug_struct("Opening").field("id", id).finish(),
+            Slot::Open { session, .. } => f.debug_struct("Open").field("session", session).finish(),
+        }
+    }
 }
 
 impl Slot {
-    fn new() -> Arc<Self> {
-        Arc::new(Slot {
-            session: OnceCell::new(),
-            created: Instant::now(),
-        })
+    fn session_id(&self) -> Option<String> {
+        match self {
+            Slot::Open { session, .. } => session.session_id.clone(),
+            Slot::Opening { .. } => None,
+        }
     }
 }
 
 impl SessionStore {
     /// The upstream session of `gateway` on `server`, opening it with
     /// `open` if there is none. Concurrent callers for the same pair share
-    /// one `open` (one upstream handshake). With `stale`, a held session
-    /// with that id is discarded first; a held session with another id is
-    /// returned as is (someone else already replaced it).
+    /// one `open` (one upstream handshake) and its outcome: a failure
+    /// reaches every waiter at once and is not kept, so the next call tries
+    /// again. With `stale`, a held session with that id is discarded first;
+    /// a held session with another id is returned as is (someone else
+    /// already replaced it).
     ///
     /// # Errors
-    /// The error of `open`; nothing is stored then, so the next call tries
-    /// again.
+    /// The error of the shared `open`.
     pub async fn upstream_session<F, Fut, E>(
         &self,
         gateway: &str,
         server: &str,
         stale: Option<&str>,
         open: F,
-    ) -> Result<UpstreamSession, E>
+    ) -> Result<UpstreamSession, SharedError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<UpstreamSession, E>>,
+        Fut: Future<Output = Result<UpstreamSession, E>> + Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
     {
         let key = (gateway.to_owned(), server.to_owned());
-        let slot = {
+        let (id, handshake) = {
             let mut map = self.upstream.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = map.entry(key).or_insert_with(Slot::new);
-            let holds_stale = stale.is_some()
-                && slot
-                    .session
-                    .get()
-                    .is_some_and(|held| held.session_id.as_deref() == stale);
-            if holds_stale {
-                *slot = Slot::new();
+            match map.get(&key) {
+                Some(Slot::Open { session, .. })
+                    if stale.is_none() || session.session_id.as_deref() != stale =>
+                {
+                    return Ok(session.clone());
+                }
+                Some(Slot::Opening { id, handshake }) => (*id, handshake.clone()),
+                _ => {
+                    let id = next_id();
+                    let handshake = std::panic::AssertUnwindSafe(open())
+                        .catch_unwind()
+                        .map(|outcome| match outcome {
+                            Ok(result) => {
+                                result.map_err(|e| SharedError::from(Box::new(e) as BoxedError))
+                            }
+                            // A panicking handshake must not poison the shared
+                            // future for every later caller of this pair.
+                            Err(_) => Err(SharedError::from(Box::new(std::io::Error::other(
+                                "the upstream handshake panicked",
+                            ))
+                                as BoxedError)),
+                        })
+                        .boxed()
+                        .shared();
+                    map.insert(
+                        key.clone(),
+                        Slot::Opening {
+                            id,
+                            handshake: handshake.clone(),
+                        },
+                    );
+                    (id, handshake)
+                }
             }
-            slot.clone()
         };
-        slot.session.get_or_try_init(open).await.cloned()
+        let result = handshake.await;
+        let mut map = self.upstream.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the first waiter to get here settles the slot, and only if it
+        // still holds this handshake (the session may have ended meanwhile).
+        if matches!(map.get(&key), Some(Slot::Opening { id: current, .. }) if *current == id) {
+            match &result {
+                Ok(session) => {
+                    map.insert(
+                        key,
+                        Slot::Open {
+                            session: session.clone(),
+                            created: Instant::now(),
+                        },
+                    );
+                }
+                Err(_) => {
+                    map.remove(&key);
+                }
+            }
+        }
+        result
     }
 
     /// Ends a gateway session: remembers it as ended and returns the
@@ -90,8 +167,7 @@ impl SessionStore {
         let keys: Vec<Key> = map.keys().filter(|(g, _)| g == gateway).cloned().collect();
         keys.into_iter()
             .filter_map(|key| {
-                let slot = map.remove(&key)?;
-                let id = slot.session.get()?.session_id.clone()?;
+                let id = map.remove(&key)?.session_id()?;
                 Some((key.1, id))
             })
             .collect()
@@ -120,8 +196,11 @@ impl SessionStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, server), slot| {
-                let keep = now.duration_since(slot.created) < max_age;
-                if !keep && let Some(id) = slot.session.get().and_then(|s| s.session_id.clone()) {
+                let Slot::Open { session, created } = slot else {
+                    return true;
+                };
+                let keep = now.duration_since(*created) < max_age;
+                if !keep && let Some(id) = session.session_id.clone() {
                     expired.push((server.clone(), id));
                 }
                 keep
@@ -140,7 +219,7 @@ impl SessionStore {
                 if s != server {
                     return true;
                 }
-                if let Some(id) = slot.session.get().and_then(|s| s.session_id.clone()) {
+                if let Some(id) = slot.session_id() {
                     ids.push(id);
                 }
                 false
@@ -148,12 +227,15 @@ impl SessionStore {
         ids
     }
 
-    /// Number of upstream sessions held.
+    /// Number of upstream sessions held (handshakes still under way, or
+    /// failed and awaiting a retry, are not sessions).
     pub fn upstream_count(&self) -> usize {
         self.upstream
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .len()
+            .values()
+            .filter(|slot| matches!(slot, Slot::Open { .. }))
+            .count()
     }
 }
 

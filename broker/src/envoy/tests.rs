@@ -1,1 +1,244 @@
 use super::*;
+
+use router_config::{BrokerRoute, Limits, RouteTableSettings, ServerRoute};
+use serde_yaml_ng::Value as Yaml;
+
+const CONFIG: &str = r#"
+listen: 127.0.0.1:18090
+mcpPath: /gateway/mcp
+limits: { maxRequestBodyBytes: 65536 }
+envoy:
+  listen: 0.0.0.0:18080
+  adminListen: 127.0.0.1:19901
+  routeTableFile: /run/mcp/ecds/router.json
+  wasmFile: /opt/mcp/mcp_router.wasm
+  brokerCluster: the_broker
+"#;
+
+fn config(yaml: &str) -> GatewayConfig {
+    GatewayConfig::parse(
+        yaml,
+        Path::new("/etc/mcp/gateway.yaml"),
+        Path::new("/etc/mcp"),
+    )
+    .expect("the test configuration parses")
+}
+
+fn bootstrap(yaml: &str) -> Yaml {
+    let text = render_bootstrap(&config(yaml)).expect("the bootstrap renders");
+    assert!(!text.contains("{{"), "a placeholder is left:\n{text}");
+    serde_yaml_ng::from_str(&text).expect("the bootstrap is YAML")
+}
+
+/// The value at a `/`-separated path of mapping keys and list indexes.
+fn at<'y>(yaml: &'y Yaml, path: &str) -> &'y Yaml {
+    path.split('/').fold(yaml, |node, key| {
+        let next = match key.parse::<usize>() {
+            Ok(index) => node.get(index),
+            Err(_) => node.get(key),
+        };
+        next.unwrap_or_else(|| panic!("no {key:?} on the way to {path}"))
+    })
+}
+
+fn route_table() -> RouterConfig {
+    let settings = RouteTableSettings {
+        mcp_path: "/mcp".to_owned(),
+        limits: Limits::default(),
+        broker: BrokerRoute {
+            cluster: "mcp_broker".to_owned(),
+            authority: "127.0.0.1:8090".to_owned(),
+            session_path: "/v1/upstream-sessions".to_owned(),
+            timeout_ms: 10_000,
+        },
+    };
+    let server = ServerRoute {
+        name: "weather".to_owned(),
+        prefix: "weather_".to_owned(),
+        authority: "127.0.0.1:3001".to_owned(),
+        path: "/mcp".to_owned(),
+        cluster: Some(UPSTREAM_CLUSTER.to_owned()),
+        forward_authorization: false,
+        tools: vec!["forecast \"quoted\"".to_owned()],
+    };
+    router_config::build_route_table(settings, vec![server]).config
+}
+
+#[test]
+fn the_bootstrap_carries_the_configured_addresses_ports_and_paths() {
+    let yaml = bootstrap(CONFIG);
+
+    let admin = at(&yaml, "admin/address/socket_address");
+    assert_eq!(admin["address"], Yaml::from("127.0.0.1"));
+    assert_eq!(admin["port_value"], Yaml::from(19901));
+
+    let listener = at(&yaml, "static_resources/listeners/0");
+    assert_eq!(
+        at(listener, "address/socket_address/address"),
+        &Yaml::from("0.0.0.0")
+    );
+    assert_eq!(
+        at(listener, "address/socket_address/port_value"),
+        &Yaml::from(18080)
+    );
+    assert_eq!(
+        listener["per_connection_buffer_limit_bytes"],
+        Yaml::from(65536 + 1024 * 1024),
+        "Envoy buffers more than the router's limit"
+    );
+
+    let manager = at(listener, "filter_chains/0/filters/0/typed_config");
+    let routes = at(manager, "route_config/virtual_hosts/0/routes");
+    assert_eq!(at(routes, "1/match/path"), &Yaml::from("/gateway/mcp"));
+    assert_eq!(at(routes, "1/route/cluster"), &Yaml::from("the_broker"));
+    let source = at(
+        manager,
+        "http_filters/0/config_discovery/config_source/path_config_source",
+    );
+    assert_eq!(source["path"], Yaml::from("/run/mcp/ecds/router.json"));
+    assert_eq!(
+        at(source, "watched_directory/path"),
+        &Yaml::from("/run/mcp/ecds")
+    );
+
+    let broker = at(&yaml, "static_resources/clusters/0");
+    assert_eq!(broker["name"], Yaml::from("the_broker"));
+    let endpoint = at(
+        broker,
+        "load_assignment/endpoints/0/lb_endpoints/0/endpoint/address/socket_address",
+    );
+    assert_eq!(endpoint["address"], Yaml::from("127.0.0.1"));
+    assert_eq!(endpoint["port_value"], Yaml::from(18090));
+
+    let clusters: Vec<&str> = at(&yaml, "static_resources/clusters")
+        .as_sequence()
+        .expect("clusters are a list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        clusters,
+        ["the_broker", UPSTREAM_CLUSTER, UPSTREAM_TLS_CLUSTER],
+        "the clusters route tables name exist"
+    );
+}
+
+#[test]
+fn a_route_table_file_without_a_directory_is_watched_in_the_current_directory() {
+    // `--config gateway.yaml`: the file's directory is "".
+    let config = GatewayConfig::parse(
+        "envoy: { routeTableFile: router.json, wasmFile: mcp_router.wasm }",
+        Path::new("gateway.yaml"),
+        Path::new(""),
+    )
+    .expect("the configuration parses");
+    let text = render_bootstrap(&config).expect("the bootstrap renders");
+    let yaml: Yaml = serde_yaml_ng::from_str(&text).expect("the bootstrap is YAML");
+    let source = at(
+        &yaml,
+        "static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/config_discovery/config_source/path_config_source",
+    );
+    assert_eq!(source["path"], Yaml::from("router.json"));
+    assert_eq!(at(source, "watched_directory/path"), &Yaml::from("."));
+}
+
+#[test]
+fn a_configuration_without_an_envoy_section_has_no_bootstrap() {
+    let result = render_bootstrap(&config("listen: 127.0.0.1:8090"));
+    assert!(
+        matches!(result, Err(BootstrapError::NoEnvoySection)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_ecds_document_carries_the_route_table_as_a_string_value() {
+    let envoy = config(CONFIG).envoy.expect("envoy section");
+    let table = route_table();
+    let document = ecds_document(&envoy, &table);
+
+    let resource = &document["resources"][0];
+    assert_eq!(
+        resource["@type"],
+        "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+    );
+    assert_eq!(resource["name"], FILTER_NAME);
+    let config = &resource["typed_config"]["config"];
+    assert_eq!(config["root_id"], FILTER_NAME);
+    assert_eq!(config["vm_config"]["vm_id"], FILTER_NAME);
+    assert_eq!(
+        config["vm_config"]["code"]["local"]["filename"],
+        "/opt/mcp/mcp_router.wasm"
+    );
+    assert_eq!(config["allow_on_headers_stop_iteration"], true);
+    assert_eq!(config["fail_open"], false);
+
+    let carried = &config["configuration"];
+    assert_eq!(
+        carried["@type"],
+        "type.googleapis.com/google.protobuf.StringValue"
+    );
+    let json = carried["value"].as_str().expect("the table is a string");
+    assert_eq!(json, table.to_json());
+    assert_eq!(
+        RouterConfig::from_json(json.as_bytes()).expect("the router can read it"),
+        table
+    );
+}
+
+#[test]
+fn write_if_changed_creates_the_directory_and_writes_the_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("ecds/nested/router.json");
+    assert!(write_if_changed(&path, b"one").expect("write"));
+    assert_eq!(std::fs::read(&path).expect("read back"), b"one");
+}
+
+#[test]
+fn write_if_changed_leaves_an_identical_file_alone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("router.json");
+    assert!(write_if_changed(&path, b"one").expect("first write"));
+    let before = std::fs::metadata(&path).expect("metadata");
+
+    assert!(!write_if_changed(&path, b"one").expect("second write"));
+    let after = std::fs::metadata(&path).expect("metadata");
+    assert_eq!(
+        before.modified().expect("mtime"),
+        after.modified().expect("mtime")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(before.ino(), after.ino(), "the file was not replaced");
+    }
+}
+
+#[test]
+fn write_if_changed_replaces_a_changed_file_by_rename() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("router.json");
+    assert!(write_if_changed(&path, b"one").expect("first write"));
+    // A reader holding the old file keeps seeing the old bytes: the new
+    // ones arrive in a new file renamed over it (what Envoy watches for).
+    let held = std::fs::File::open(&path).expect("open the first version");
+
+    assert!(write_if_changed(&path, b"two").expect("second write"));
+    assert_eq!(std::fs::read(&path).expect("read back"), b"two");
+    let mut old = String::new();
+    std::io::Read::read_to_string(&mut &held, &mut old).expect("read the held file");
+    #[cfg(unix)]
+    assert_eq!(old, "one", "the old file was replaced, not overwritten");
+
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list the directory")
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["router.json"], "no temporary file is left");
+}

@@ -75,32 +75,51 @@ pub async fn post(
             gateway,
             &spec.name,
             request.stale_session_id.as_deref(),
-            || async {
-                let result =
-                    handshake::open(&state.http, &spec, claims.protocol_version, timeout).await;
-                state
-                    .metrics
-                    .upstream_handshakes
-                    .get_or_create(&HandshakeLabels {
-                        server: spec.name.clone(),
-                        result: if result.is_ok() { "ok" } else { "error" },
-                    })
-                    .inc();
-                match &result {
-                    Ok(session) => tracing::info!(
-                        server = %spec.name,
-                        protocol_version = %session.protocol_version,
-                        "upstream session opened"
-                    ),
-                    Err(error) => {
-                        tracing::warn!(server = %spec.name, %error, "upstream handshake failed")
+            || {
+                // The handshake may outlive this request (other callers
+                // share it), so it owns what it uses.
+                let state = state.clone();
+                let spec = spec.clone();
+                async move {
+                    let result =
+                        handshake::open(&state.http, &spec, claims.protocol_version, timeout).await;
+                    state
+                        .metrics
+                        .upstream_handshakes
+                        .get_or_create(&HandshakeLabels {
+                            server: spec.name.clone(),
+                            result: if result.is_ok() { "ok" } else { "error" },
+                        })
+                        .inc();
+                    match &result {
+                        Ok(session) => tracing::info!(
+                            server = %spec.name,
+                            protocol_version = %session.protocol_version,
+                            "upstream session opened"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(server = %spec.name, %error, "upstream handshake failed")
+                        }
                     }
+                    result
                 }
-                result
             },
         )
         .await;
     match result {
+        // The gateway session ended while its handshake ran: nobody will
+        // use or close this upstream session, so close it now.
+        Ok(session) if state.sessions.is_ended(gateway) => {
+            if let Some(id) = &session.session_id {
+                handshake::close(&state.http, &spec, id).await;
+            }
+            RpcFailure::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::SessionNotFound,
+                "gateway session ended",
+            )
+            .into_response()
+        }
         Ok(session) => Json(UpstreamSessionResponse {
             session_id: session.session_id,
             protocol_version: session.protocol_version,

@@ -1,1 +1,351 @@
 use super::*;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, watch};
+
+/// Long enough for anything that is going to happen; a test that waits this
+/// long has failed.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A handshake failure, as a test's `open` reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TestError(&'static str);
+
+fn session(id: &str) -> UpstreamSession {
+    UpstreamSession {
+        session_id: Some(id.to_owned()),
+        protocol_version: "2025-06-18".to_owned(),
+    }
+}
+
+/// Opens `id` through the store, or fails the test.
+async fn open_as(store: &SessionStore, gateway: &str, server: &str, id: &str) {
+    let answer = session(id);
+    let opened = store
+        .upstream_session(gateway, server, None, || async move {
+            Ok::<_, TestError>(answer)
+        })
+        .await
+        .expect("an open that succeeds");
+    assert_eq!(opened, session(id));
+}
+
+/// Asks the store with `stale` and an `open` that answers `id`, counting
+/// the opens in `opens`.
+async fn ask(
+    store: &SessionStore,
+    stale: Option<&str>,
+    id: &str,
+    opens: &Arc<AtomicUsize>,
+) -> UpstreamSession {
+    let (opens, answer) = (opens.clone(), session(id));
+    store
+        .upstream_session("gw", "weather", stale, || async move {
+            opens.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, TestError>(answer)
+        })
+        .await
+        .expect("an open that succeeds")
+}
+
+/// Starts `callers` concurrent calls for ("gw", "weather") whose shared
+/// `open` counts itself in `opens`, waits for `released`, then answers
+/// `outcome`; returns once every caller is inside `upstream_session`.
+async fn start_callers(
+    store: &Arc<SessionStore>,
+    callers: usize,
+    opens: &Arc<AtomicUsize>,
+    released: &watch::Receiver<bool>,
+    outcome: Result<UpstreamSession, &'static str>,
+) -> Vec<tokio::task::JoinHandle<Result<UpstreamSession, SharedError>>> {
+    let entered = Arc::new(AtomicUsize::new(0));
+    let all_entered = Arc::new(Notify::new());
+    let handles = (0..callers)
+        .map(|_| {
+            let (store, opens, entered, all_entered, mut released, outcome) = (
+                store.clone(),
+                opens.clone(),
+                entered.clone(),
+                all_entered.clone(),
+                released.clone(),
+                outcome.clone(),
+            );
+            tokio::spawn(async move {
+                if entered.fetch_add(1, Ordering::SeqCst) + 1 == callers {
+                    all_entered.notify_one();
+                }
+                // On this single-threaded runtime the call below is polled
+                // before the test task runs again, so every caller is inside
+                // `upstream_session` before the handshake is released.
+                store
+                    .upstream_session("gw", "weather", None, || async move {
+                        opens.fetch_add(1, Ordering::SeqCst);
+                        released
+                            .wait_for(|open| *open)
+                            .await
+                            .map_err(|_| TestError("test dropped the release"))?;
+                        outcome.map_err(TestError)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::timeout(PATIENCE, all_entered.notified())
+        .await
+        .expect("every caller starts");
+    handles
+}
+
+/// Waits for every caller's answer.
+async fn answers(
+    callers: Vec<tokio::task::JoinHandle<Result<UpstreamSession, SharedError>>>,
+) -> Vec<Result<UpstreamSession, SharedError>> {
+    let mut answers = Vec::with_capacity(callers.len());
+    for caller in callers {
+        answers.push(
+            tokio::time::timeout(PATIENCE, caller)
+                .await
+                .expect("every caller is answered")
+                .expect("no caller panics"),
+        );
+    }
+    answers
+}
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_handshake() {
+    const CALLERS: usize = 50;
+    let store = Arc::new(SessionStore::default());
+    let opens = Arc::new(AtomicUsize::new(0));
+    let (release, released) = watch::channel(false);
+
+    let callers = start_callers(&store, CALLERS, &opens, &released, Ok(session("up-1"))).await;
+    assert_eq!(store.upstream_count(), 0, "nothing is held while opening");
+    release.send(true).expect("the handshake is waiting");
+    let answers = answers(callers).await;
+    assert_eq!(answers.len(), CALLERS);
+    for answer in answers {
+        assert_eq!(
+            answer.expect("every caller gets the session"),
+            session("up-1")
+        );
+    }
+    assert_eq!(opens.load(Ordering::SeqCst), 1, "one upstream handshake");
+    assert_eq!(store.upstream_count(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_handshake_reaches_every_concurrent_waiter_with_one_attempt() {
+    const CALLERS: usize = 20;
+    let store = Arc::new(SessionStore::default());
+    let opens = Arc::new(AtomicUsize::new(0));
+    let (release, released) = watch::channel(false);
+
+    let callers = start_callers(
+        &store,
+        CALLERS,
+        &opens,
+        &released,
+        Err("connection refused"),
+    )
+    .await;
+    release.send(true).expect("the handshake is waiting");
+    let errors: Vec<SharedError> = answers(callers)
+        .await
+        .into_iter()
+        .map(|answer| answer.expect_err("every caller gets the failure"))
+        .collect();
+    assert_eq!(errors.len(), CALLERS);
+    for error in &errors {
+        assert_eq!(error.to_string(), "connection refused");
+        assert!(
+            Arc::ptr_eq(error, &errors[0]),
+            "every waiter gets the one failure, not one of its own"
+        );
+    }
+    assert_eq!(opens.load(Ordering::SeqCst), 1, "one upstream handshake");
+    assert_eq!(store.upstream_count(), 0, "the failure is not held");
+
+    assert_eq!(
+        ask(&store, None, "up-1", &opens).await,
+        session("up-1"),
+        "the next call tries again"
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 2, "the next call opened");
+    assert_eq!(store.upstream_count(), 1);
+}
+
+#[tokio::test]
+async fn a_held_session_is_returned_without_another_handshake() {
+    let store = SessionStore::default();
+    let opens = Arc::new(AtomicUsize::new(0));
+    assert_eq!(ask(&store, None, "up-1", &opens).await, session("up-1"));
+    assert_eq!(ask(&store, None, "up-2", &opens).await, session("up-1"));
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn sessions_are_kept_per_gateway_session_and_server() {
+    let store = SessionStore::default();
+    open_as(&store, "gw-1", "weather", "a").await;
+    open_as(&store, "gw-1", "files", "b").await;
+    open_as(&store, "gw-2", "weather", "c").await;
+    assert_eq!(store.upstream_count(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_open_stores_nothing_and_the_next_call_tries_again() {
+    let store = SessionStore::default();
+    let failed = store
+        .upstream_session("gw", "weather", None, || async {
+            Err::<UpstreamSession, _>(TestError("connection refused"))
+        })
+        .await;
+    assert_eq!(
+        failed.expect_err("the open failed").to_string(),
+        "connection refused"
+    );
+    assert_eq!(store.upstream_count(), 0, "nothing is held after a failure");
+    assert!(store.end("gw", Duration::from_secs(60)).is_empty());
+
+    let store = SessionStore::default();
+    store
+        .upstream_session("gw", "weather", None, || async {
+            Err::<UpstreamSession, _>(TestError("connection refused"))
+        })
+        .await
+        .expect_err("the open failed");
+    let opens = Arc::new(AtomicUsize::new(0));
+    assert_eq!(ask(&store, None, "up-1", &opens).await, session("up-1"));
+    assert_eq!(opens.load(Ordering::SeqCst), 1, "the second call opened");
+    assert_eq!(store.upstream_count(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_id_equal_to_the_held_one_is_replaced() {
+    let store = SessionStore::default();
+    let opens = Arc::new(AtomicUsize::new(0));
+    ask(&store, None, "up-1", &opens).await;
+    assert_eq!(
+        ask(&store, Some("up-1"), "up-2", &opens).await,
+        session("up-2")
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 2, "a new handshake was made");
+    assert_eq!(
+        ask(&store, None, "up-3", &opens).await,
+        session("up-2"),
+        "the replacement is held"
+    );
+    assert_eq!(store.upstream_count(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_id_other_than_the_held_one_returns_the_held_session() {
+    let store = SessionStore::default();
+    let opens = Arc::new(AtomicUsize::new(0));
+    ask(&store, None, "up-2", &opens).await;
+    // Another caller already replaced "up-1" with "up-2".
+    assert_eq!(
+        ask(&store, Some("up-1"), "up-3", &opens).await,
+        session("up-2")
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_stale_id_with_nothing_held_opens_a_session() {
+    let store = SessionStore::default();
+    let opens = Arc::new(AtomicUsize::new(0));
+    assert_eq!(
+        ask(&store, Some("up-0"), "up-1", &opens).await,
+        session("up-1")
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn end_returns_the_held_upstream_sessions_and_marks_the_session_ended() {
+    let store = SessionStore::default();
+    open_as(&store, "gw-1", "weather", "a").await;
+    open_as(&store, "gw-1", "files", "b").await;
+    open_as(&store, "gw-2", "weather", "c").await;
+    // An upstream without sessions: nothing to close.
+    store
+        .upstream_session("gw-1", "stateless", None, || async {
+            Ok::<_, TestError>(UpstreamSession {
+                session_id: None,
+                protocol_version: "2025-06-18".to_owned(),
+            })
+        })
+        .await
+        .expect("open succeeds");
+    assert!(!store.is_ended("gw-1"));
+
+    let mut closed = store.end("gw-1", Duration::from_secs(60));
+    closed.sort();
+    assert_eq!(
+        closed,
+        [
+            ("files".to_owned(), "b".to_owned()),
+            ("weather".to_owned(), "a".to_owned())
+        ]
+    );
+    assert!(store.is_ended("gw-1"));
+    assert!(!store.is_ended("gw-2"), "other sessions are untouched");
+    assert_eq!(store.upstream_count(), 1, "only gw-2's session is held");
+}
+
+#[tokio::test]
+async fn an_ended_session_is_forgotten_once_its_time_is_up() {
+    let store = SessionStore::default();
+    store.end("gw", Duration::ZERO);
+    assert!(!store.is_ended("gw"));
+    assert!(store.sweep(Duration::from_secs(60)).is_empty());
+}
+
+#[tokio::test]
+async fn sweep_drops_upstream_sessions_older_than_the_maximum_age() {
+    let store = SessionStore::default();
+    open_as(&store, "gw-1", "weather", "a").await;
+    open_as(&store, "gw-2", "files", "b").await;
+
+    assert!(
+        store.sweep(Duration::from_secs(3600)).is_empty(),
+        "young sessions stay"
+    );
+    assert_eq!(store.upstream_count(), 2);
+
+    let mut dropped = store.sweep(Duration::ZERO);
+    dropped.sort();
+    assert_eq!(
+        dropped,
+        [
+            ("files".to_owned(), "b".to_owned()),
+            ("weather".to_owned(), "a".to_owned())
+        ]
+    );
+    assert_eq!(store.upstream_count(), 0);
+}
+
+#[tokio::test]
+async fn forget_server_returns_that_servers_ids_and_keeps_the_others() {
+    let store = SessionStore::default();
+    open_as(&store, "gw-1", "weather", "a").await;
+    open_as(&store, "gw-2", "weather", "b").await;
+    open_as(&store, "gw-1", "files", "c").await;
+
+    let mut forgotten = store.forget_server("weather");
+    forgotten.sort();
+    assert_eq!(forgotten, ["a", "b"]);
+    assert_eq!(store.upstream_count(), 1);
+
+    let opens = Arc::new(AtomicUsize::new(0));
+    assert_eq!(
+        ask(&store, None, "up-new", &opens).await,
+        session("up-new"),
+        "the next call on the forgotten server opens a new session"
+    );
+}

@@ -52,13 +52,10 @@ impl UpstreamSpec {
     /// `host:port` of the upstream URL (port always explicit), the
     /// `:authority` the router sets for it.
     pub fn authority(&self) -> String {
+        // `host_str` already brackets IPv6 addresses (`[::1]`).
         let host = self.url.host_str().unwrap_or_default();
         let port = self.url.port_or_known_default().unwrap_or(80);
-        if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        }
+        format!("{host}:{port}")
     }
 
     /// Path (and query) of the upstream URL, the `:path` the router sets.

@@ -1,0 +1,370 @@
+//! The MCP endpoint: `POST`, `GET` and `DELETE {mcpPath}`.
+
+use super::*;
+
+use std::time::SystemTime;
+
+use crate::upstream::{Health, UpstreamState};
+
+#[tokio::test]
+async fn initialize_returns_a_signed_session_and_agrees_to_a_known_version() {
+    let state = broker(NO_SERVERS);
+    let reply = send(&state, post(None, initialize_body("2025-06-18"))).await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let session = reply.header(SESSION_ID).expect("a session id");
+    let claims = signer()
+        .verify(session)
+        .expect("signed with the broker's key");
+    assert_eq!(claims.protocol_version, "2025-06-18");
+
+    let body = reply.json();
+    assert_eq!(body["id"], 1);
+    let result = &body["result"];
+    assert_eq!(result["protocolVersion"], "2025-06-18");
+    assert_eq!(result["capabilities"]["tools"]["listChanged"], true);
+    assert_eq!(result["serverInfo"]["name"], "mcp-wasm-gateway");
+    assert!(result["serverInfo"]["version"].is_string());
+}
+
+#[tokio::test]
+async fn initialize_offers_the_latest_version_for_an_unknown_one() {
+    let state = broker(NO_SERVERS);
+    let reply = send(&state, post(None, initialize_body("2024-01-01"))).await;
+    assert_eq!(
+        reply.json()["result"]["protocolVersion"],
+        mcp_protocol::versions::LATEST
+    );
+    let session = reply.header(SESSION_ID).expect("a session id");
+    assert_eq!(
+        signer().verify(session).expect("valid").protocol_version,
+        mcp_protocol::versions::LATEST
+    );
+}
+
+#[tokio::test]
+async fn initialize_without_a_protocol_version_is_invalid_params() {
+    let state = broker(NO_SERVERS);
+    let reply = send(&state, post(None, call(json!("init-1"), "initialize"))).await;
+    reply.assert_rpc_error(StatusCode::OK, -32602, json!("init-1"));
+    assert_eq!(reply.header(SESSION_ID), None, "no session is started");
+}
+
+#[tokio::test]
+async fn a_stateless_era_probe_gets_a_handshake_era_bad_request() {
+    let state = broker(NO_SERVERS);
+    let request = mcp(Method::POST)
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .body(Body::from(call(json!(1), "server/discover")))
+        .expect("a valid request");
+    let reply = send(&state, request).await;
+    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32600, Value::Null);
+}
+
+#[tokio::test]
+async fn a_supported_protocol_version_header_is_accepted() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let request = mcp(Method::POST)
+        .header(SESSION_ID, &session)
+        .header("MCP-Protocol-Version", "2025-06-18")
+        .body(Body::from(call(json!(2), "ping")))
+        .expect("a valid request");
+    assert_eq!(send(&state, request).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_without_a_session_is_a_bad_request() {
+    let state = broker(NO_SERVERS);
+    let reply = send(&state, post(None, call(json!(3), "ping"))).await;
+    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32600, json!(3));
+}
+
+#[tokio::test]
+async fn a_forged_or_foreign_session_is_not_found() {
+    let state = broker(NO_SERVERS);
+    let foreign = SessionSigner::new(b"another broker".to_vec(), Duration::from_secs(3600))
+        .mint("2025-06-18");
+    for session in ["forged-session", foreign.as_str()] {
+        let reply = send(&state, post(Some(session), call(json!(4), "ping"))).await;
+        reply.assert_rpc_error(StatusCode::NOT_FOUND, -32001, json!(4));
+    }
+}
+
+#[tokio::test]
+async fn notifications_and_client_responses_are_accepted() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let messages = [
+        json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+        json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }),
+        json!({ "jsonrpc": "2.0", "id": "s-1", "result": { "roots": [] } }),
+        json!({ "jsonrpc": "2.0", "id": 9, "error": { "code": -1, "message": "no" } }),
+    ];
+    for message in messages {
+        let reply = send(&state, post(Some(&session), message.to_string())).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{message}");
+        assert!(reply.body.is_empty(), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn ping_answers_an_empty_result_with_the_callers_id() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let reply = send(&state, post(Some(&session), call(json!("p-1"), "ping"))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({ "jsonrpc": "2.0", "id": "p-1", "result": {} })
+    );
+}
+
+#[tokio::test]
+async fn tools_list_serves_the_catalogs_exposed_tools() {
+    let state = broker(
+        "servers:\n- { name: weather, url: \"http://127.0.0.1:9/mcp\", prefix: weather_ }\n",
+    );
+    let session = start_session(&state, "2025-06-18").await;
+    let empty = send(&state, post(Some(&session), call(json!(1), "tools/list"))).await;
+    assert_eq!(empty.json()["result"], json!({ "tools": [] }));
+
+    let forecast = json!({
+        "name": "forecast",
+        "description": "Weather for a city",
+        "inputSchema": { "type": "object" }
+    });
+    publish_ready(&state, "weather", vec![forecast]);
+
+    let reply = send(&state, post(Some(&session), call(json!(2), "tools/list"))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({
+            "jsonrpc": "2.0",
+            "id": 2,
+            "result": { "tools": [{
+                "name": "weather_forecast",
+                "description": "Weather for a city",
+                "inputSchema": { "type": "object" }
+            }] }
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_not_found_and_echoes_the_id() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    for method in ["resources/list", "tools/call", "x/y"] {
+        let reply = send(&state, post(Some(&session), call(json!(42), method))).await;
+        reply.assert_rpc_error(StatusCode::OK, -32601, json!(42));
+    }
+}
+
+#[tokio::test]
+async fn a_batch_is_refused() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let batch = format!("[{}]", call(json!(1), "ping"));
+    let reply = send(&state, post(Some(&session), batch)).await;
+    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32600, Value::Null);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_parse_error() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let reply = send(&state, post(Some(&session), "{\"jsonrpc\": \"2.0\", ")).await;
+    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32700, Value::Null);
+}
+
+#[tokio::test]
+async fn an_invalid_message_with_a_readable_id_echoes_it() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let reply = send(&state, post(Some(&session), r#"{"id":7,"method":"ping"}"#)).await;
+    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32600, json!(7));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused() {
+    let state = broker("limits: { maxRequestBodyBytes: 1024 }\n");
+    let session = start_session(&state, "2025-06-18").await;
+    let padded = json!({ "jsonrpc": "2.0", "id": 1, "method": "ping", "params": { "pad": "x".repeat(2048) } });
+    let reply = send(&state, post(Some(&session), padded.to_string())).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn delete_ends_the_session() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let delete = || {
+        mcp(Method::DELETE)
+            .header(SESSION_ID, &session)
+            .body(Body::empty())
+            .expect("a valid request")
+    };
+    assert_eq!(send(&state, delete()).await.status, StatusCode::OK);
+
+    let after = send(&state, post(Some(&session), call(json!(5), "ping"))).await;
+    after.assert_rpc_error(StatusCode::NOT_FOUND, -32001, json!(5));
+    assert_eq!(send(&state, delete()).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn delete_without_a_session_is_a_bad_request() {
+    let state = broker(NO_SERVERS);
+    let request = mcp(Method::DELETE)
+        .body(Body::empty())
+        .expect("a valid request");
+    assert_eq!(send(&state, request).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn get_without_accepting_an_event_stream_is_not_acceptable() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let request = Request::get("/mcp")
+        .header(SESSION_ID, &session)
+        .header(header::ACCEPT, "application/json")
+        .body(Body::empty())
+        .expect("a valid request");
+    let reply = send(&state, request).await;
+    reply.assert_rpc_error(StatusCode::NOT_ACCEPTABLE, -32600, Value::Null);
+}
+
+#[tokio::test]
+async fn get_without_a_session_is_a_bad_request() {
+    let state = broker(NO_SERVERS);
+    let request = Request::get("/mcp")
+        .header(header::ACCEPT, "text/event-stream")
+        .body(Body::empty())
+        .expect("a valid request");
+    assert_eq!(send(&state, request).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn get_opens_a_stream_that_announces_tool_list_changes() {
+    let state = broker(
+        "servers:\n- { name: weather, url: \"http://127.0.0.1:9/mcp\", prefix: weather_ }\n",
+    );
+    let session = start_session(&state, "2025-06-18").await;
+    let request = Request::get("/mcp")
+        .header(SESSION_ID, &session)
+        .header(header::ACCEPT, "text/event-stream")
+        .body(Body::empty())
+        .expect("a valid request");
+    let response = open(&state, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+
+    publish_ready(&state, "weather", vec![json!({ "name": "forecast" })]);
+    let frame = tokio::time::timeout(PATIENCE, response.into_body().frame())
+        .await
+        .expect("an event arrives")
+        .expect("the stream is open")
+        .expect("the stream is readable")
+        .into_data()
+        .expect("a data frame");
+    let text = String::from_utf8_lossy(&frame);
+    let data = text
+        .strip_prefix("data: ")
+        .expect("an SSE data line")
+        .trim_end();
+    assert_eq!(
+        serde_json::from_str::<Value>(data).expect("a JSON-RPC message"),
+        json!({ "jsonrpc": "2.0", "method": "notifications/tools/list_changed" })
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_forbidden() {
+    let state = broker(NO_SERVERS);
+    for origin in [
+        "https://evil.example",
+        "http://localhost.evil.example",
+        "null",
+    ] {
+        let request = mcp(Method::POST)
+            .header(header::ORIGIN, origin)
+            .body(Body::from(initialize_body("2025-06-18")))
+            .expect("a valid request");
+        let reply = send(&state, request).await;
+        reply.assert_rpc_error(StatusCode::FORBIDDEN, -32600, Value::Null);
+        assert_eq!(reply.header(SESSION_ID), None, "{origin}");
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_origin_cannot_end_a_session() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    let request = mcp(Method::DELETE)
+        .header(SESSION_ID, &session)
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .expect("a valid request");
+    assert_eq!(send(&state, request).await.status, StatusCode::FORBIDDEN);
+    let ping = send(&state, post(Some(&session), call(json!(1), "ping"))).await;
+    assert_eq!(ping.status, StatusCode::OK, "the session lives on");
+}
+
+#[tokio::test]
+async fn loopback_and_configured_origins_are_allowed() {
+    let state = broker("allowedOrigins: [\"https://app.example\"]\n");
+    for origin in [
+        "http://localhost:5173",
+        "http://127.0.0.1",
+        "http://[::1]:8080",
+        "https://app.example",
+    ] {
+        let request = mcp(Method::POST)
+            .header(header::ORIGIN, origin)
+            .body(Body::from(initialize_body("2025-06-18")))
+            .expect("a valid request");
+        assert_eq!(
+            send(&state, request).await.status,
+            StatusCode::OK,
+            "{origin}"
+        );
+    }
+}
+
+/// Publishes `tools` as the ready state of `server` and recomposes, as the
+/// publisher task would.
+fn publish_ready(state: &AppState, server: &str, tools: Vec<Value>) {
+    let tools = tools
+        .into_iter()
+        .map(|tool| match tool {
+            Value::Object(map) => map,
+            other => panic!("a tool definition is an object, not {other}"),
+        })
+        .collect();
+    state.catalog.publish(
+        server,
+        UpstreamState {
+            health: Health::Ready,
+            tools,
+            protocol_version: Some("2025-06-18".to_owned()),
+            server_info: None,
+            last_error: None,
+            last_change: SystemTime::now(),
+        },
+    );
+    let runtime = state.runtime.load();
+    let (_, changed) = state.catalog.recompose(
+        &runtime.route_table_settings(),
+        &runtime.specs,
+        runtime.clusters(),
+    );
+    assert!(changed, "the exposed tool list changed");
+}
