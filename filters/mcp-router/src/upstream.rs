@@ -76,6 +76,15 @@ pub fn is_session_lost(status: u32, sent_session: bool) -> bool {
     sent_session && matches!(status, 400 | 404)
 }
 
+/// Whether a routed call's response status means the upstream could not
+/// be reached or did not answer: Envoy's own 502/503/504 (connection
+/// failure, reset, timeout) or the same from the upstream. The router turns
+/// these into a JSON-RPC error, since several MCP SDKs drop the whole
+/// connection on a non-2xx status.
+pub fn is_unreachable(status: u32) -> bool {
+    matches!(status, 502..=504)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +139,12 @@ mod tests {
         assert!(!is_session_lost(404, false));
         assert!(!is_session_lost(200, true));
         assert!(!is_session_lost(500, true));
+    }
+
+    #[test]
+    fn gateway_errors_and_timeouts_mean_unreachable() {
+        assert!(is_unreachable(502) && is_unreachable(503) && is_unreachable(504));
+        assert!(!is_unreachable(500) && !is_unreachable(200) && !is_unreachable(404));
     }
 
     #[test]

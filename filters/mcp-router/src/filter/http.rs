@@ -361,6 +361,16 @@ impl HttpContext for McpHttp {
                     let id = call.id.clone();
                     return self.reply(&Rejection::UpstreamSessionLost { server }, Some(&id));
                 }
+                if upstream::is_unreachable(status) {
+                    let server = self.server_name(call.server_index);
+                    log::warn!("mcp-router: upstream {server:?} unreachable (HTTP {status})");
+                    let rejection = Rejection::UpstreamUnavailable {
+                        server,
+                        detail: format!("HTTP {status} (connection failed, reset or timed out)"),
+                    };
+                    let id = call.id.clone();
+                    return self.reply(&rejection, Some(&id));
+                }
                 // The client only ever sees its gateway session id.
                 if host::response_header(headers::SESSION_ID).is_some() {
                     host::set_response_header(headers::SESSION_ID, Some(&call.gateway_session));
