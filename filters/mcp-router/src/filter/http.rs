@@ -2,11 +2,12 @@
 //!
 //! Flow (DESIGN.md, "The request path"):
 //! headers → [`decision::on_request_head`] → buffer the body (Pause) →
-//! [`decision::on_request_body`] → broker (Continue) | local reply |
-//! routed call → session from shared data → apply and Continue, or on a
-//! miss `dispatch_http_call` to the broker → Pause → `on_http_call_response`
-//! → apply and `resume_http_request`. On the response: map the upstream
-//! session id back to the gateway's, or reset a lost session.
+//! at its end, or at the trailers, [`decision::on_request_body`] → broker
+//! (Continue) | local reply | routed call → session from shared data →
+//! apply and Continue, or on a miss `dispatch_http_call` to the broker →
+//! Pause → `on_http_call_response` → apply and `resume_http_request`. On
+//! the response: map the upstream session id back to the gateway's, or
+//! reset a lost session.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -209,6 +210,22 @@ impl McpHttp {
         };
     }
 
+    /// Applies the core's decision on a complete POST body.
+    fn decide_on_body(&mut self, table: &RouteTable, body: &[u8]) -> Action {
+        match decision::on_request_body(table, &self.head.view(), body) {
+            BodyDecision::Broker { method_label } => {
+                host::set_request_header(headers::X_MCP_METHOD, Some(&method_label));
+                Metrics::inc(self.metrics.to_broker);
+                self.state = State::Broker {
+                    ending_session: None,
+                };
+                Action::Continue
+            }
+            BodyDecision::Reject { rejection, id } => self.reply(&rejection, id.as_deref()),
+            BodyDecision::Route(call) => self.route(table, call, body),
+        }
+    }
+
     fn server_name(&self, index: usize) -> String {
         self.table
             .as_ref()
@@ -327,18 +344,30 @@ impl HttpContext for McpHttp {
             Ok(Some(body)) => body,
             _ => Vec::new(),
         };
-        match decision::on_request_body(&table, &self.head.view(), &body) {
-            BodyDecision::Broker { method_label } => {
-                host::set_request_header(headers::X_MCP_METHOD, Some(&method_label));
-                Metrics::inc(self.metrics.to_broker);
-                self.state = State::Broker {
-                    ending_session: None,
-                };
-                Action::Continue
-            }
-            BodyDecision::Reject { rejection, id } => self.reply(&rejection, id.as_deref()),
-            BodyDecision::Route(call) => self.route(&table, call, &body),
+        self.decide_on_body(&table, &body)
+    }
+
+    /// Trailers end the request instead of a body chunk with
+    /// `end_of_stream` (HTTP/2, chunked HTTP/1 with trailers). The body is
+    /// still held here, so decide on it now: without this, such a request
+    /// would pass undecided, unrouted and unlabelled.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if !matches!(self.state, State::Buffering) {
+            return Action::Continue;
         }
+        let Some(table) = self.table.clone() else {
+            return Action::Continue;
+        };
+        let limit = table.max_body_bytes();
+        let body =
+            match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, limit.saturating_add(1)) {
+                Ok(Some(body)) => body,
+                _ => Vec::new(),
+            };
+        if body.len() > limit {
+            return self.reply(&Rejection::BodyTooLarge { limit }, None);
+        }
+        self.decide_on_body(&table, &body)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

@@ -1,0 +1,21 @@
+//! The router's harness suite: the real `mcp_router.wasm` (built by
+//! `just build-wasm`) on the proxy-wasm host, one test binary so the module
+//! is compiled once.
+//!
+//! - `routing`: every fixture of `testdata/router/cases.json`, exact
+//!   upstream headers and body bytes;
+//! - `bad_input`: every class of bad input answered with the right
+//!   JSON-RPC error, no trap, the next request served;
+//! - `sessions`: cache hit, miss → broker → resume, broker failures,
+//!   concurrent requests, 404 invalidation, session id mapping;
+//! - `config_swap`: route tables replaced at runtime, bad ones refused;
+//! - `generated`: thousands of generated and mutated bodies (proptest);
+//! - `lifecycle`: the host's side: tick, metrics, multiple VMs, teardown.
+
+mod bad_input;
+mod common;
+mod config_swap;
+mod generated;
+mod lifecycle;
+mod routing;
+mod sessions;
