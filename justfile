@@ -12,6 +12,12 @@ export ENVOY_BIN := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
 export MCP_ROUTER_WASM := CARGO_TARGET_DIR / "wasm32-wasip1/wasm/mcp_router.wasm"
 export MCP_TEST_PEERS := root / "testdata/upstreams/node_modules"
 export MCP_PYTHON := venv / "bin/python"
+# ContextForge, a benchmark peer, in its own venv (`just setup-contextforge`).
+export MCP_CONTEXTFORGE := venv / "contextforge/bin/mcpgateway"
+# The real kube-apiserver (1.20) the operator's integration test runs
+# against, built by ../shared/tools/kube-apiserver/build.sh (`just setup-kube`).
+kube_tools := root / "../shared/tools/kube-apiserver"
+export MCP_KUBE_APISERVER := env_var_or_default("MCP_KUBE_APISERVER", env_var_or_default("XDG_CACHE_HOME", env_var("HOME") / ".cache") / "kube-apiserver-1.20/bin/kube-apiserver")
 
 # List the tasks.
 default:
@@ -56,9 +62,25 @@ build: build-wasm
 run: setup build
     "{{root}}/scripts/run-local.sh"
 
-# Every test: unit, wasm harness, end to end (real Envoy, broker, upstreams).
-test: setup build-wasm
-    cargo test --workspace --all-targets
+# Every test: unit, wasm harness, end to end (real Envoy, broker, upstreams),
+# the operator against a real kube-apiserver, the benchmarks' smoke run
+# (right answers through every compared system, ContextForge included).
+test: setup build-wasm setup-kube setup-contextforge
+    MCP_REQUIRE_KUBE=1 cargo test --workspace --all-targets
+    {{just_executable()}} test-wasm-core
+
+# The router's pure core, the JSON-RPC parser and the route table, their
+# unit tests compiled to wasm32 and run under wasmtime (PyPI package, via
+# filters/harness/wasi-runner.py): 32-bit behaviour, as the filter runs.
+test-wasm-core: setup-rust setup-python
+    CARGO_TARGET_WASM32_WASIP1_RUNNER="{{venv}}/bin/python {{root}}/filters/harness/wasi-runner.py" \
+        cargo test --target wasm32-wasip1 -p mcp-router -p mcp-protocol -p router-config
+
+# What one request costs the filter: wasm instructions (fuel) and linear
+# memory per body size, route table size and method. Prints the table and
+# writes docs/benchmarks/filter-cost.md.
+bench-filter: build-wasm
+    cargo run -p proxy-wasm-harness --bin bench-filter -- "{{root}}/docs/benchmarks/filter-cost.md"
 
 # Formatting and lints, as CI wants them.
 lint: setup-rust
@@ -70,3 +92,69 @@ lint: setup-rust
 # Regenerate the committed route table JSON Schema.
 schema:
     UPDATE_SCHEMA=1 cargo test -p router-config --test schema
+
+# A real kube-apiserver for the operator's integration test: built once from
+# Debian's kubernetes 1.20 source package (5-8 minutes, cached under
+# ~/.cache/kube-apiserver-1.20), plus Debian's etcd. Needs root or sudo for apt.
+setup-kube:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sudo=""; if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+    if ! command -v etcd >/dev/null; then
+        install etcd-server || { $sudo apt-get update -q && install etcd-server; }
+    fi
+    if [ ! -x "$MCP_KUBE_APISERVER" ]; then
+        $sudo env HOME="$HOME" bash "{{kube_tools}}/build.sh"
+    fi
+    "$MCP_KUBE_APISERVER" --version
+
+# The operator's tests only: pure reconcile cases, mocked-client controller
+# tests, and the integration test against the real API server.
+test-operator: setup-kube
+    cargo build -p mcp-broker -p mcp-test-server
+    MCP_REQUIRE_KUBE=1 cargo test -p mcp-operator --all-targets
+
+# Regenerate the operator's CRDs (wasm-plugins/kubernetes/crds.yaml) and the
+# filter examples from the Rust types; their tests fail while stale.
+crds:
+    cargo run -q -p mcp-operator --bin crdgen > "{{root}}/wasm-plugins/kubernetes/crds.yaml"
+    UPDATE_GOLDEN=1 cargo test -q -p mcp-operator --test manifests --test cases
+
+# Run the operator out of cluster against the current kubeconfig.
+run-operator *ARGS:
+    cargo run -p mcp-operator -- {{ARGS}}
+
+# ContextForge (IBM's MCP gateway, a benchmark peer) in its own venv,
+# .venv/contextforge: its pins conflict with .venv's. Idempotent.
+setup-contextforge:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cf="{{venv}}/contextforge"
+    requirements="{{root}}/bench/contextforge/requirements.txt"
+    if [ ! -x "$cf/bin/python" ]; then python3 -m venv "$cf"; fi
+    if ! cmp -s "$requirements" "$cf/.requirements"; then
+        "$cf/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        cp "$requirements" "$cf/.requirements"
+    fi
+
+# What `just bench` needs besides `setup`: the load generator (`wrk`, from
+# the Debian/Ubuntu archive; needs root or sudo) and ContextForge.
+setup-bench: setup-contextforge
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v wrk >/dev/null; then
+        sudo=""; if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+        install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+        install wrk || { $sudo apt-get update -q && install wrk; }
+    fi
+
+# Benchmarks side by side, several minutes (not part of `just test`): the
+# upstream directly, plain Envoy, our gateway, Envoy's native MCP filters and
+# ContextForge on the same workloads, then the broker at 50 upstreams.
+# Rewrites docs/benchmarks.md and docs/benchmarks/throughput.svg. Run it on
+# an idle machine; BENCH_NOTE="..." records what else was running. Extra
+# arguments go to mcp-bench (`just bench --quick`, `just bench --help`).
+bench *ARGS: setup build-wasm setup-bench
+    cargo build --release -p mcp-broker -p mcp-bench-upstream -p mcp-bench
+    "$CARGO_TARGET_DIR/release/mcp-bench" --out "{{root}}/docs" {{ARGS}}

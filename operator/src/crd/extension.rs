@@ -1,0 +1,93 @@
+//! `MCPGatewayExtension`: makes one listener of a Gateway an MCP gateway.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Makes one listener of a Gateway serve MCP: the operator deploys a broker
+/// for it and installs the router filter, configured with the route table of
+/// every MCPServerRegistration whose HTTPRoute attaches to that listener.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "mcp.wasm-gateway.io",
+    version = "v1alpha1",
+    kind = "MCPGatewayExtension",
+    namespaced,
+    status = "MCPGatewayExtensionStatus",
+    shortname = "mcpge",
+    derive = "PartialEq",
+    doc = "Makes one listener of a Gateway an MCP gateway: a broker plus the router filter.",
+    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".spec.targetRef.name"}"#,
+    printcolumn = r#"{"name":"Listener","type":"string","jsonPath":".spec.targetRef.sectionName"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Servers","type":"integer","jsonPath":".status.servers"}"#,
+    printcolumn = r#"{"name":"Tools","type":"integer","jsonPath":".status.tools"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPGatewayExtensionSpec {
+    /// The Gateway listener to extend.
+    pub target_ref: GatewayTargetReference,
+    /// The public host of the MCP endpoint; default the listener's hostname.
+    /// Browser origins `https://publicHost` are allowed by the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_host: Option<String>,
+    /// Seconds between the broker's re-lists of each upstream. Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 7200))]
+    pub backend_ping_interval_seconds: Option<u32>,
+}
+
+/// A listener of a Gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayTargetReference {
+    /// Always `gateway.networking.k8s.io`.
+    #[serde(default = "default_gateway_group")]
+    #[schemars(extend("enum" = ["gateway.networking.k8s.io"]))]
+    pub group: String,
+    /// Always `Gateway`.
+    #[serde(default = "default_gateway_kind")]
+    #[schemars(extend("enum" = ["Gateway"]))]
+    pub kind: String,
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Namespace of the Gateway; default the extension's. Another namespace
+    /// needs a ReferenceGrant there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The listener's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub section_name: String,
+}
+
+fn default_gateway_group() -> String {
+    crate::gateway_api::GATEWAY_GROUP.to_owned()
+}
+fn default_gateway_kind() -> String {
+    "Gateway".to_owned()
+}
+
+/// What the operator last observed of an extension.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MCPGatewayExtensionStatus {
+    /// `Ready`: broker and router filter are in place and the broker reports
+    /// its discovery; otherwise the reason says why not (`InvalidTarget`,
+    /// `ReferenceGrantRequired`, `Conflict`, `BrokerNotReady`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Servers in the route table.
+    #[serde(default)]
+    pub servers: u32,
+    /// Tools routed by exact name.
+    #[serde(default)]
+    pub tools: u32,
+    /// Size of the route table (the filter's configuration), in bytes.
+    #[serde(default)]
+    pub route_table_bytes: u32,
+}

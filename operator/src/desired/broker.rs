@@ -1,0 +1,312 @@
+//! The broker: its configuration file (the broker's `GatewayConfig`, see
+//! `broker/src/config.rs`) and its Deployment, Service, ServiceAccount,
+//! Secrets and `/mcp` HTTPRoute.
+//!
+//! In the pod, the configuration, the session key and the credentials are
+//! files mounted from Secrets; the broker reads credentials with
+//! `credential: {file: …}`. A change of configuration or credentials changes
+//! the pod template's `config-hash` annotation, which rolls the broker.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::DynamicObject;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{metadata, typed};
+use crate::Result;
+use crate::plan::{self, BROKER_PORT, MCP_PATH, Settings};
+use crate::resolve::ResolvedServer;
+
+const CONFIG_DIR: &str = "/etc/mcp-broker/config";
+const CONFIG_FILE: &str = "gateway.yaml";
+const SESSION_DIR: &str = "/etc/mcp-broker/session";
+const SESSION_KEY: &str = "key";
+const CREDENTIALS_DIR: &str = "/etc/mcp-broker/credentials";
+/// Pod template annotation that rolls the broker when its inputs change.
+pub const CONFIG_HASH: &str = "mcp.wasm-gateway.io/config-hash";
+
+/// The broker's configuration file, as it reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerConfig {
+    pub listen: String,
+    pub mcp_path: String,
+    pub session_key: FileSource,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoverySection>,
+    pub servers: Vec<BrokerServer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverySection {
+    pub refresh_interval_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSource {
+    pub file: String,
+}
+
+/// One upstream in the broker's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerServer {
+    pub name: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<FileSource>,
+}
+
+impl BrokerServer {
+    pub fn new(server: &ResolvedServer) -> Self {
+        BrokerServer {
+            name: server.name.clone(),
+            url: server.url.clone(),
+            prefix: server.prefix.clone(),
+            credential: server.credential.as_ref().map(|_| FileSource {
+                file: format!("{CREDENTIALS_DIR}/{}", server.name),
+            }),
+        }
+    }
+}
+
+impl BrokerConfig {
+    pub fn new(
+        servers: Vec<BrokerServer>,
+        public_host: Option<&str>,
+        refresh_seconds: Option<u32>,
+    ) -> Self {
+        BrokerConfig {
+            listen: format!("0.0.0.0:{BROKER_PORT}"),
+            mcp_path: MCP_PATH.to_owned(),
+            session_key: FileSource {
+                file: format!("{SESSION_DIR}/{SESSION_KEY}"),
+            },
+            allowed_origins: public_host
+                .map(|h| vec![format!("https://{h}")])
+                .unwrap_or_default(),
+            discovery: refresh_seconds.map(|s| DiscoverySection {
+                refresh_interval_seconds: s,
+            }),
+            servers,
+        }
+    }
+
+    /// The file's text.
+    pub fn to_yaml(&self) -> String {
+        // Plain strings and numbers: serialising cannot fail.
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Secret values go in `data`, not `stringData`: server-side apply tracks
+/// `data` keys, so a key dropped from the desired object is removed.
+fn base64(value: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+fn config_hash(deployment: &plan::Deployment) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(deployment.broker_config.to_yaml());
+    for (name, value) in &deployment.credentials {
+        hasher.update([0]);
+        hasher.update(name);
+        hasher.update([0]);
+        hasher.update(value);
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn instance(deployment: &plan::Deployment) -> &str {
+    deployment.names.broker.trim_end_matches("-broker")
+}
+
+fn selector(deployment: &plan::Deployment) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "mcp-broker".to_owned()),
+        (
+            "app.kubernetes.io/instance".to_owned(),
+            instance(deployment).to_owned(),
+        ),
+    ])
+}
+
+pub fn service_account(
+    deployment: &plan::Deployment,
+    owner: Option<&OwnerReference>,
+) -> Result<ServiceAccount> {
+    let n = &deployment.names;
+    typed(
+        "broker ServiceAccount",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": metadata(&n.broker, &n.namespace, instance(deployment), owner),
+            "automountServiceAccountToken": false,
+        }),
+    )
+}
+
+pub fn config_secret(
+    deployment: &plan::Deployment,
+    owner: Option<&OwnerReference>,
+) -> Result<Secret> {
+    let n = &deployment.names;
+    typed(
+        "broker configuration Secret",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": metadata(&n.config_secret, &n.namespace, instance(deployment), owner),
+            "data": { CONFIG_FILE: base64(&deployment.broker_config.to_yaml()) },
+        }),
+    )
+}
+
+pub fn credentials_secret(
+    deployment: &plan::Deployment,
+    owner: Option<&OwnerReference>,
+) -> Result<Secret> {
+    let n = &deployment.names;
+    typed(
+        "broker credentials Secret",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": metadata(&n.credentials_secret, &n.namespace, instance(deployment), owner),
+            "data": deployment.credentials.iter().map(|(k, v)| (k.clone(), base64(v))).collect::<BTreeMap<_, _>>(),
+        }),
+    )
+}
+
+/// The session-signing key Secret: created once with a random key, never
+/// overwritten (replicas and restarts must keep validating sessions).
+pub fn session_secret(
+    deployment: &plan::Deployment,
+    key: &str,
+    owner: Option<&OwnerReference>,
+) -> Result<Secret> {
+    let n = &deployment.names;
+    typed(
+        "broker session Secret",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": metadata(&n.session_secret, &n.namespace, instance(deployment), owner),
+            "data": { SESSION_KEY: base64(key) },
+        }),
+    )
+}
+
+pub fn deployment(
+    deployment: &plan::Deployment,
+    settings: &Settings,
+    owner: Option<&OwnerReference>,
+) -> Result<Deployment> {
+    let n = &deployment.names;
+    let mut labels = super::labels(instance(deployment));
+    labels.extend(selector(deployment));
+    let mut meta = metadata(&n.broker, &n.namespace, instance(deployment), owner);
+    meta["labels"] = serde_json::json!(labels);
+    typed(
+        "broker Deployment",
+        serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": 1,
+                "selector": { "matchLabels": selector(deployment) },
+                "template": {
+                    "metadata": { "labels": labels, "annotations": { CONFIG_HASH: config_hash(deployment) } },
+                    "spec": {
+                        "serviceAccountName": n.broker,
+                        "automountServiceAccountToken": false,
+                        "securityContext": {
+                            "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                            "seccompProfile": { "type": "RuntimeDefault" }
+                        },
+                        "containers": [{
+                            "name": "broker",
+                            "image": settings.broker_image,
+                            "args": ["--config", format!("{CONFIG_DIR}/{CONFIG_FILE}"), "--log-format", "json"],
+                            "ports": [{ "name": "http", "containerPort": BROKER_PORT, "protocol": "TCP" }],
+                            "readinessProbe": { "httpGet": { "path": "/readyz", "port": "http" }, "periodSeconds": 5 },
+                            "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http" }, "periodSeconds": 10 },
+                            "resources": {
+                                "requests": { "cpu": "50m", "memory": "64Mi" },
+                                "limits": { "memory": "256Mi" }
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                                "capabilities": { "drop": ["ALL"] }
+                            },
+                            "volumeMounts": [
+                                { "name": "config", "mountPath": CONFIG_DIR, "readOnly": true },
+                                { "name": "session", "mountPath": SESSION_DIR, "readOnly": true },
+                                { "name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": true }
+                            ]
+                        }],
+                        "volumes": [
+                            { "name": "config", "secret": { "secretName": n.config_secret } },
+                            { "name": "session", "secret": { "secretName": n.session_secret } },
+                            { "name": "credentials", "secret": { "secretName": n.credentials_secret } }
+                        ]
+                    }
+                }
+            }
+        }),
+    )
+}
+
+pub fn service(deployment: &plan::Deployment, owner: Option<&OwnerReference>) -> Result<Service> {
+    let n = &deployment.names;
+    typed(
+        "broker Service",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": metadata(&n.broker, &n.namespace, instance(deployment), owner),
+            "spec": {
+                "selector": selector(deployment),
+                "ports": [{ "name": "http", "port": BROKER_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http" }]
+            }
+        }),
+    )
+}
+
+/// The HTTPRoute that sends the gateway's `/mcp` to the broker (the router
+/// re-routes `tools/call` to upstreams by rewriting `:authority`).
+pub fn http_route(
+    deployment: &plan::Deployment,
+    owner: Option<&OwnerReference>,
+) -> Result<DynamicObject> {
+    let n = &deployment.names;
+    let mut spec = serde_json::json!({
+        "parentRefs": [{
+            "group": crate::gateway_api::GATEWAY_GROUP, "kind": "Gateway",
+            "name": deployment.gateway.1, "namespace": deployment.gateway.0,
+            "sectionName": deployment.listener.name
+        }],
+        "rules": [{
+            "matches": [{ "path": { "type": "Exact", "value": MCP_PATH } }],
+            "backendRefs": [{ "name": n.broker, "port": BROKER_PORT }]
+        }]
+    });
+    if let Some(host) = &deployment.public_host {
+        spec["hostnames"] = serde_json::json!([host]);
+    }
+    typed(
+        "broker HTTPRoute",
+        serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": metadata(&n.route, &n.namespace, instance(deployment), owner),
+            "spec": spec,
+        }),
+    )
+}
