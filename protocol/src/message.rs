@@ -67,6 +67,15 @@ pub enum ParseFailure {
 }
 
 impl ParseFailure {
+    /// The request id to echo in the error response: the raw id when one
+    /// could be read, else `None` (written as `null`, JSON-RPC 2.0 §5).
+    pub fn id(&self) -> Option<Box<RawValue>> {
+        match self {
+            ParseFailure::Invalid { id: Some(raw), .. } => RawValue::from_string(raw.clone()).ok(),
+            _ => None,
+        }
+    }
+
     /// The JSON-RPC error answering this failure (sent with HTTP 400).
     pub fn rpc_error(&self) -> RpcError {
         match self {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use mcp_protocol::message::{self, MessageKind, ParseFailure};
+use mcp_protocol::message::{self, MessageKind};
 use mcp_protocol::{ErrorCode, headers, methods, versions};
 use serde_json::value::RawValue;
 use tokio_stream::wrappers::BroadcastStream;
@@ -36,17 +36,10 @@ pub async fn post(
     let message = match message::parse(&body) {
         Ok(message) => message,
         Err(failure) => {
-            // JSON-RPC 2.0 §5: the id is null only when it could not be read.
-            let id = match &failure {
-                ParseFailure::Invalid { id: Some(raw), .. } => {
-                    RawValue::from_string(raw.clone()).ok()
-                }
-                _ => None,
-            };
             return RpcFailure {
                 status: StatusCode::BAD_REQUEST,
                 error: failure.rpc_error(),
-                id,
+                id: failure.id(),
             }
             .into_response();
         }

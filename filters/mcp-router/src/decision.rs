@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use mcp_protocol::message::{self, MessageKind, Params, ParseFailure};
+use mcp_protocol::message::{self, MessageKind, Params};
 use mcp_protocol::{methods, names, session_id, versions};
 use serde_json::value::RawValue;
 
@@ -118,15 +118,9 @@ pub fn on_request_body<'b>(
     let message = match message::parse(body) {
         Ok(message) => message,
         Err(failure) => {
-            let id = match &failure {
-                ParseFailure::Invalid { id: Some(raw), .. } => {
-                    RawValue::from_string(raw.clone()).ok()
-                }
-                _ => None,
-            };
             return BodyDecision::Reject {
+                id: failure.id(),
                 rejection: Rejection::Malformed(failure),
-                id,
             };
         }
     };

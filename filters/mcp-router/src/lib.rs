@@ -17,6 +17,8 @@
 //! Nothing in the core panics on any input: every path returns a value.
 
 pub mod decision;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
 pub mod rejection;
 pub mod session_cache;
 pub mod splice;

@@ -9,7 +9,6 @@ use mcp_router::session_cache::{self, CachedSession};
 use proxy_wasm_harness::{Gateway, Host, HttpStream, Request, Response, locate};
 use router_config::session_api::UpstreamSessionResponse;
 
-pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/router");
 pub const BROKER_CLUSTER: &str = "mcp_broker";
 pub const SESSION: &str = "gw-session-1";
 pub const VERSION: &str = "2025-06-18";
@@ -26,7 +25,9 @@ pub fn host() -> &'static Host {
 
 /// `testdata/router/route-table.json`.
 pub fn route_table() -> Vec<u8> {
-    std::fs::read(format!("{TESTDATA}/route-table.json")).expect("read the fixture route table")
+    mcp_router::fixtures::route_table_json()
+        .expect("read the fixture route table")
+        .into_bytes()
 }
 
 /// The fixture table as JSON, to derive variants.

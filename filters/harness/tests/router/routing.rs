@@ -5,88 +5,27 @@
 //! Routed cases run twice: with the upstream session cached, and with a
 //! cache miss answered by the broker.
 
-use std::collections::BTreeMap;
-
 use crate::common::*;
 use mcp_protocol::headers;
+use mcp_router::fixtures::{self, Case, Expect};
 use proxy_wasm_harness::{Gateway, HttpStream, Request, Response};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Fixture {
-    route_table: String,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    request: CaseRequest,
-    expect: Expect,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CaseRequest {
-    method: String,
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Option<String>,
-    body_hex: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "decision")]
-enum Expect {
-    #[serde(rename = "route")]
-    Route {
-        server: String,
-        toolname: String,
-        #[serde(rename = "upstreamBody")]
-        upstream_body: String,
-    },
-    #[serde(rename = "broker")]
-    Broker { method: Option<String> },
-    #[serde(rename = "reject")]
-    Reject {
-        status: u32,
-        #[serde(rename = "errorCode")]
-        error_code: i64,
-        #[serde(rename = "messageContains")]
-        message_contains: String,
-        id: Option<serde_json::Value>,
-    },
-    #[serde(rename = "not_mcp")]
-    NotMcp,
-}
 
 fn load() -> Vec<Case> {
-    let fixture: Fixture = serde_json::from_slice(
-        &std::fs::read(format!("{TESTDATA}/cases.json")).expect("read cases.json"),
-    )
-    .expect("parse cases.json");
-    assert_eq!(fixture.route_table, "route-table.json");
-    assert!(fixture.cases.len() >= 40, "fixture file lost cases");
-    fixture.cases
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex fixture"))
-        .collect()
+    fixtures::cases().expect("the fixture cases")
 }
 
 const CLIENT_TOKEN: &str = "Bearer client-token";
 
-impl Case {
+/// How the harness plays a fixture case.
+trait CaseExt {
+    fn body(&self) -> Vec<u8>;
+    fn client_headers(&self) -> Vec<(String, String)>;
+    fn request(&self) -> Request;
+}
+
+impl CaseExt for Case {
     fn body(&self) -> Vec<u8> {
-        match (&self.request.body, &self.request.body_hex) {
-            (_, Some(h)) => hex(h),
-            (Some(b), None) => b.clone().into_bytes(),
-            (None, None) => Vec::new(),
-        }
+        self.request.body().expect("the fixture body")
     }
 
     /// The request's headers as the client sends them, plus a client

@@ -3,80 +3,16 @@
 //! upstream body bytes. The wasm harness replays the same fixtures against
 //! the compiled filter.
 
-use std::collections::BTreeMap;
-
-use router_config::RouterConfig;
-use serde::Deserialize;
+use crate::fixtures::{self, CaseRequest, Expect};
 
 use super::*;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/router");
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Fixture {
-    route_table: String,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    request: Request,
-    expect: Expect,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request {
-    method: String,
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Option<String>,
-    body_hex: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", tag = "decision")]
-enum Expect {
-    #[serde(rename = "route")]
-    Route {
-        server: String,
-        toolname: String,
-        #[serde(rename = "upstreamBody")]
-        upstream_body: String,
-    },
-    #[serde(rename = "broker")]
-    Broker { method: Option<String> },
-    #[serde(rename = "reject")]
-    Reject {
-        status: u32,
-        #[serde(rename = "errorCode")]
-        error_code: i64,
-        #[serde(rename = "messageContains")]
-        message_contains: String,
-        id: Option<serde_json::Value>,
-    },
-    #[serde(rename = "not_mcp")]
-    NotMcp,
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex fixture"))
-        .collect()
-}
-
-fn load() -> (RouteTable, Vec<Case>) {
-    let fixture: Fixture = serde_json::from_slice(
-        &std::fs::read(format!("{TESTDATA}/cases.json")).expect("read cases.json"),
+fn load() -> (RouteTable, Vec<fixtures::Case>) {
+    let config = fixtures::route_table().expect("fixture route table");
+    (
+        RouteTable::new(config),
+        fixtures::cases().expect("fixture cases"),
     )
-    .expect("parse cases.json");
-    let table_json =
-        std::fs::read(format!("{TESTDATA}/{}", fixture.route_table)).expect("read route table");
-    let config = RouterConfig::from_json(&table_json).expect("fixture route table parses");
-    (RouteTable::new(config), fixture.cases)
 }
 
 /// What the core decided, flattened for comparison.
@@ -88,8 +24,8 @@ enum Outcome {
     Reject(u32, serde_json::Value),
 }
 
-fn run(table: &RouteTable, request: &Request) -> Outcome {
-    let header = |name: &str| request.headers.get(name).map(String::as_str);
+fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
+    let header = |name: &str| request.header(name);
     let head = RequestHead {
         method: &request.method,
         path: &request.path,
@@ -110,11 +46,7 @@ fn run(table: &RouteTable, request: &Request) -> Outcome {
         HeadDecision::Reject(rejection) => return reply(rejection, None),
         HeadDecision::ReadBody => {}
     }
-    let body = match (&request.body, &request.body_hex) {
-        (_, Some(h)) => hex(h),
-        (Some(b), None) => b.clone().into_bytes(),
-        (None, None) => Vec::new(),
-    };
+    let body = request.body().expect("fixture body");
     // The filter enforces the limit while buffering, before deciding.
     if body.len() > table.max_body_bytes() {
         return reply(
@@ -142,7 +74,6 @@ fn run(table: &RouteTable, request: &Request) -> Outcome {
 #[test]
 fn every_fixture_case_decides_as_expected() {
     let (table, cases) = load();
-    assert!(cases.len() >= 40, "fixture file lost cases");
     let mut failures = Vec::new();
     for case in &cases {
         let outcome = run(&table, &case.request);

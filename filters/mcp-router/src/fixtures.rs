@@ -1,0 +1,144 @@
+//! The routing fixtures in `testdata/router`: a route table and JSON-RPC
+//! requests with the decision each must get. Read by the core's unit tests
+//! and by the wasm harness suite, so both check the same cases.
+//!
+//! Compiled for tests, and for other crates with the `test-fixtures`
+//! feature; never part of the filter.
+
+use std::collections::BTreeMap;
+
+use router_config::RouterConfig;
+use serde::Deserialize;
+
+/// `testdata/router`, from this crate's manifest.
+pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/router");
+
+/// The route table file the cases run against.
+pub const ROUTE_TABLE_FILE: &str = "route-table.json";
+
+/// One fixture case.
+#[derive(Debug, Deserialize)]
+pub struct Case {
+    /// A sentence naming the behaviour.
+    pub name: String,
+    pub request: CaseRequest,
+    pub expect: Expect,
+}
+
+/// The request a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    /// The body as text, exact bytes.
+    pub body: Option<String>,
+    /// The body as hex, for bytes that are not UTF-8.
+    pub body_hex: Option<String>,
+}
+
+/// The decision a case must get.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "decision")]
+pub enum Expect {
+    /// Routed to `server`'s upstream as `toolname`, with exactly this body.
+    #[serde(rename = "route")]
+    Route {
+        server: String,
+        toolname: String,
+        #[serde(rename = "upstreamBody")]
+        upstream_body: String,
+    },
+    /// Passed to the broker, labelled `method` (absent for GET/DELETE).
+    #[serde(rename = "broker")]
+    Broker { method: Option<String> },
+    /// Answered by the router with this status and JSON-RPC error.
+    #[serde(rename = "reject")]
+    Reject {
+        status: u32,
+        #[serde(rename = "errorCode")]
+        error_code: i64,
+        #[serde(rename = "messageContains")]
+        message_contains: String,
+        /// The id the error echoes (`null` when none could be read).
+        id: Option<serde_json::Value>,
+    },
+    /// Not the MCP endpoint: passed untouched.
+    #[serde(rename = "not_mcp")]
+    NotMcp,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CasesFile {
+    route_table: String,
+    cases: Vec<Case>,
+}
+
+impl CaseRequest {
+    /// The body's bytes.
+    ///
+    /// # Errors
+    /// `body_hex` is not hex.
+    pub fn body(&self) -> Result<Vec<u8>, String> {
+        match (&self.body, &self.body_hex) {
+            (_, Some(hex)) => decode_hex(hex),
+            (Some(text), None) => Ok(text.clone().into_bytes()),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// The route table the cases run against, as JSON text.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn route_table_json() -> Result<String, String> {
+    let path = format!("{TESTDATA}/{ROUTE_TABLE_FILE}");
+    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The route table, parsed.
+///
+/// # Errors
+/// The file cannot be read or is not a route table.
+pub fn route_table() -> Result<RouterConfig, String> {
+    RouterConfig::from_json(route_table_json()?.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Every case of `cases.json`.
+///
+/// # Errors
+/// The file cannot be read or parsed, names another route table, or has
+/// lost cases (fewer than 40).
+pub fn cases() -> Result<Vec<Case>, String> {
+    let path = format!("{TESTDATA}/cases.json");
+    let text = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+    let file: CasesFile = serde_json::from_slice(&text).map_err(|e| format!("{path}: {e}"))?;
+    if file.route_table != ROUTE_TABLE_FILE {
+        return Err(format!("{path} names route table {}", file.route_table));
+    }
+    if file.cases.len() < 40 {
+        return Err(format!("{path} lost cases: {} left", file.cases.len()));
+    }
+    Ok(file.cases)
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
+    if text.len() % 2 != 0 {
+        return Err(format!("odd-length hex {text:?}"));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("bad hex at {i} in {text:?}"))
+        })
+        .collect()
+}
