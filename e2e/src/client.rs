@@ -54,7 +54,8 @@ pub async fn connect_with(
     url: &str,
     handler: Handler,
 ) -> Result<Client, rmcp::service::ClientInitializeError> {
-    let config = StreamableHttpClientTransportConfig::with_uri(url).reinit_on_expired_session(false);
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url).reinit_on_expired_session(false);
     handler
         .serve(StreamableHttpClientTransport::from_config(config))
         .await

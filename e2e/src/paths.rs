@@ -15,15 +15,17 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// A binary of this workspace, built in the same profile as the tests.
+/// A binary of this workspace, built in the same profile as the running
+/// executable: a test (`target/<profile>/deps/<test>`) or a workspace
+/// binary itself (`target/<profile>/<bin>`, e.g. `mcp-bench`).
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(PathBuf::from)
-        .unwrap_or_default();
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    let profile_dir = if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().map(PathBuf::from).unwrap_or_default()
+    } else {
+        dir
+    };
     profile_dir.join(name)
 }
 

@@ -87,7 +87,11 @@ impl Proc {
     ///
     /// # Errors
     /// [`ProcError::Exited`] or [`ProcError::NotReady`], with the log's tail.
-    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<String, ProcError> {
+    pub async fn wait_for_log(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String, ProcError> {
         let start = Instant::now();
         loop {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();

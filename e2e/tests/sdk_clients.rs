@@ -20,7 +20,11 @@ fn run(command: &mut Command) -> (bool, String, String) {
 async fn the_python_sdk_falls_back_to_the_handshake_and_calls_both_upstreams() {
     let stack = Stack::standard().await.expect("stack starts");
     let python = paths::python();
-    assert!(python.exists(), "{} missing: run `just setup`", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run `just setup`",
+        python.display()
+    );
     let script = paths::repo_root().join("e2e/python/sdk_client.py");
     let url = stack.gateway_url();
     let (ok, stdout, stderr) =
@@ -38,11 +42,20 @@ async fn the_python_sdk_falls_back_to_the_handshake_and_calls_both_upstreams() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(tools.contains(&"echo_whoami") && tools.contains(&"everything_get-sum"), "{tools:?}");
-    assert_eq!(report["echo"], "from python");
-    assert!(report["sum"].as_str().unwrap_or_default().contains("42"), "{report}");
     assert!(
-        report["unknown"]["text"].as_str().unwrap_or_default().contains("no_such_tool"),
+        tools.contains(&"echo_whoami") && tools.contains(&"everything_get-sum"),
+        "{tools:?}"
+    );
+    assert_eq!(report["echo"], "from python");
+    assert!(
+        report["sum"].as_str().unwrap_or_default().contains("42"),
+        "{report}"
+    );
+    assert!(
+        report["unknown"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no_such_tool"),
         "{report}"
     );
 }
@@ -57,9 +70,14 @@ async fn the_inspector_cli_lists_and_calls_tools_as_the_readme_says() {
     let list_cli = cli.clone();
     let list_url = url.clone();
     let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(Command::new("node")
-            .arg(list_cli)
-            .args(["--cli", &list_url, "--transport", "http", "--method", "tools/list"]))
+        run(Command::new("node").arg(list_cli).args([
+            "--cli",
+            &list_url,
+            "--transport",
+            "http",
+            "--method",
+            "tools/list",
+        ]))
     })
     .await
     .expect("join");
@@ -71,23 +89,41 @@ async fn the_inspector_cli_lists_and_calls_tools_as_the_readme_says() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(names.contains(&"everything_echo") && names.contains(&"echo_echo"), "{names:?}");
+    assert!(
+        names.contains(&"everything_echo") && names.contains(&"echo_echo"),
+        "{names:?}"
+    );
 
     for (tool, arg, expected) in [
         ("echo_echo", "text=hello inspector", "hello inspector"),
-        ("everything_echo", "message=hello everything", "Echo: hello everything"),
+        (
+            "everything_echo",
+            "message=hello everything",
+            "Echo: hello everything",
+        ),
     ] {
         let call_cli = cli.clone();
         let call_url = url.clone();
         let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
             run(Command::new("node").arg(call_cli).args([
-                "--cli", &call_url, "--transport", "http", "--method", "tools/call",
-                "--tool-name", tool, "--tool-arg", arg,
+                "--cli",
+                &call_url,
+                "--transport",
+                "http",
+                "--method",
+                "tools/call",
+                "--tool-name",
+                tool,
+                "--tool-arg",
+                arg,
             ]))
         })
         .await
         .expect("join");
-        assert!(ok, "inspector tools/call {tool} failed:\n{stdout}\n{stderr}");
+        assert!(
+            ok,
+            "inspector tools/call {tool} failed:\n{stdout}\n{stderr}"
+        );
         assert!(stdout.contains(expected), "{tool}: {stdout}");
     }
 }
