@@ -46,6 +46,8 @@ pub struct Composite {
     /// Exposed tool definitions (upstream definitions with the exposed
     /// name), in route table order.
     pub tools: Vec<serde_json::Value>,
+    /// The `tools/list` result, `{"tools":[...]}`, serialised once.
+    pub tools_list_result: Box<serde_json::value::RawValue>,
     pub servers: Vec<ServerStatus>,
 }
 
@@ -185,18 +187,32 @@ pub fn compose(
         .collect();
     let build = router_config::build_route_table(settings.clone(), routes);
 
-    let tools = build
+    // (server, upstream name) → definition: one pass over each server's tools.
+    let definitions: HashMap<(&str, &str), &serde_json::Map<String, serde_json::Value>> = specs
+        .iter()
+        .flat_map(|spec| {
+            state_of(&spec.name).tools.iter().filter_map(|tool| {
+                let name = tool.get("name")?.as_str()?;
+                Some(((spec.name.as_str(), name), tool))
+            })
+        })
+        .collect();
+    let tools: Vec<serde_json::Value> = build
         .config
         .exposed_tools()
         .filter_map(|exposed| {
-            let definition = state_of(&exposed.server).tools.iter().find(|tool| {
-                tool.get("name").and_then(|n| n.as_str()) == Some(exposed.upstream_name.as_str())
-            })?;
-            let mut definition = definition.clone();
+            let definition =
+                definitions.get(&(exposed.server.as_str(), exposed.upstream_name.as_str()))?;
+            let mut definition = (*definition).clone();
             definition.insert("name".to_owned(), exposed.name.into());
             Some(serde_json::Value::Object(definition))
         })
         .collect();
+    // `tools/list` answers with these bytes as they are: serialising the
+    // whole list per request was most of the broker's work.
+    // (Serialising a `Value` cannot fail.)
+    let tools_list_result =
+        serde_json::value::to_raw_value(&serde_json::json!({ "tools": tools })).unwrap_or_default();
 
     let servers = specs
         .iter()
@@ -228,6 +244,7 @@ pub fn compose(
         route_table: build.config,
         issues: build.issues,
         tools,
+        tools_list_result,
         servers,
     }
 }

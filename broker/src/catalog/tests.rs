@@ -188,7 +188,11 @@ fn exposed_definitions_keep_every_upstream_field_and_only_change_the_name() {
 
     let mut expected = upstream;
     expected["name"] = json!("weather_forecast");
-    assert_eq!(composite.tools, [expected]);
+    assert_eq!(composite.tools, [expected.clone()]);
+    // tools/list serves these bytes as they are.
+    let served: serde_json::Value =
+        serde_json::from_str(composite.tools_list_result.get()).expect("JSON");
+    assert_eq!(served, json!({ "tools": [expected] }));
 }
 
 #[test]

@@ -45,6 +45,25 @@ pub fn result(id: &RawValue, result: serde_json::Value) -> Response {
     )
 }
 
+/// A JSON-RPC success response around an already serialised result.
+pub fn raw_result(id: &RawValue, result: &RawValue) -> Response {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        jsonrpc: &'static str,
+        id: &'a RawValue,
+        result: &'a RawValue,
+    }
+    let body = Body {
+        jsonrpc: "2.0",
+        id,
+        result,
+    };
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+}
+
 pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
