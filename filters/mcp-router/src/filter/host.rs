@@ -3,18 +3,10 @@
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{MapType, Status};
 
-/// A request header as text; `None` if absent or not UTF-8 (the router only
-/// reads headers whose valid values are ASCII).
-pub fn request_header(name: &str) -> Option<String> {
-    header(MapType::HttpRequestHeaders, name)
-}
-
+/// A response header as text; `None` if absent or not UTF-8 (the router
+/// only reads headers whose valid values are ASCII).
 pub fn response_header(name: &str) -> Option<String> {
-    header(MapType::HttpResponseHeaders, name)
-}
-
-fn header(map: MapType, name: &str) -> Option<String> {
-    match hostcalls::get_map_value_bytes(map, name) {
+    match hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name) {
         Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
         _ => None,
     }
@@ -34,19 +26,16 @@ pub fn set_response_header(name: &str, value: Option<&str>) {
     );
 }
 
-/// Removes every request header whose name starts with `prefix`.
-pub fn remove_request_headers_with_prefix(prefix: &str) {
-    let Ok(headers) = hostcalls::get_map_bytes(MapType::HttpRequestHeaders) else {
-        return;
-    };
-    for (name, _) in headers {
-        if name.starts_with(prefix) {
-            log_failure(
-                "remove request header",
-                hostcalls::remove_map_value(MapType::HttpRequestHeaders, &name),
-            );
-        }
-    }
+/// Every request header, in one host call (values as raw bytes).
+pub fn request_headers() -> Vec<(String, Vec<u8>)> {
+    hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+}
+
+pub fn remove_request_header(name: &str) {
+    log_failure(
+        "remove request header",
+        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name),
+    );
 }
 
 pub fn log_failure(what: &str, result: Result<(), Status>) {

@@ -45,14 +45,23 @@ struct OwnedHead {
 }
 
 impl OwnedHead {
-    fn read() -> Self {
-        OwnedHead {
-            method: host::request_header(":method").unwrap_or_default(),
-            path: host::request_header(":path").unwrap_or_default(),
-            session_id: host::request_header(headers::SESSION_ID),
-            protocol_version: host::request_header(headers::PROTOCOL_VERSION),
-            content_length: host::request_header("content-length"),
+    /// Picks the headers the core reads out of the full header list (one
+    /// host call for all of them). Values that are not UTF-8 count as
+    /// absent: every value the router reads is ASCII when valid.
+    fn from_pairs(pairs: Vec<(String, Vec<u8>)>) -> Self {
+        let mut head = OwnedHead::default();
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                ":method" => &mut head.method,
+                ":path" => &mut head.path,
+                headers::SESSION_ID => head.session_id.get_or_insert_default(),
+                headers::PROTOCOL_VERSION => head.protocol_version.get_or_insert_default(),
+                "content-length" => head.content_length.get_or_insert_default(),
+                _ => continue,
+            };
+            *slot = String::from_utf8(value).unwrap_or_default();
         }
+        head
     }
 
     fn view(&self) -> RequestHead<'_> {
@@ -300,12 +309,17 @@ impl Context for McpHttp {
 
 impl HttpContext for McpHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let pairs = host::request_headers();
         // Policies downstream trust x-mcp-* headers: only the router sets them.
-        host::remove_request_headers_with_prefix(headers::ROUTER_PREFIX);
+        for (name, _) in &pairs {
+            if name.starts_with(headers::ROUTER_PREFIX) {
+                host::remove_request_header(name);
+            }
+        }
         let Some(table) = self.table.clone() else {
             return Action::Continue;
         };
-        self.head = OwnedHead::read();
+        self.head = OwnedHead::from_pairs(pairs);
         match decision::on_request_head(&table, &self.head.view()) {
             HeadDecision::NotMcp => Action::Continue,
             HeadDecision::Broker => {
