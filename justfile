@@ -66,6 +66,9 @@ run: setup build
 # the operator against a real kube-apiserver, the benchmarks' smoke run
 # (right answers through every compared system, ContextForge included).
 test: setup build-wasm setup-kube setup-contextforge
+    # The end-to-end, operator and bench tests start other crates' binaries
+    # (mcp-broker, the test upstreams), which `cargo test` alone does not build.
+    cargo build --workspace --bins
     MCP_REQUIRE_KUBE=1 cargo test --workspace --all-targets
     {{just_executable()}} test-wasm-core
 
@@ -112,7 +115,7 @@ setup-kube:
 # The operator's tests only: pure reconcile cases, mocked-client controller
 # tests, and the integration test against the real API server.
 test-operator: setup-kube
-    cargo build -p mcp-broker -p mcp-test-server
+    cargo build --workspace --bins
     MCP_REQUIRE_KUBE=1 cargo test -p mcp-operator --all-targets
 
 # Regenerate the operator's CRDs (wasm-plugins/kubernetes/crds.yaml) and the
