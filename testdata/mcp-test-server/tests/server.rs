@@ -97,10 +97,18 @@ async fn connect(
     upstream: &Upstream,
     watcher: Watcher,
 ) -> anyhow::Result<RunningService<RoleClient, Watcher>> {
-    let headers = HashMap::from([(
-        HeaderName::from_static("authorization"),
-        HeaderValue::from_static("Bearer upstream-secret"),
-    )]);
+    let headers = HashMap::from([
+        (
+            HeaderName::from_static("authorization"),
+            HeaderValue::from_static("Bearer upstream-secret"),
+        ),
+        // Reported back by `whoami` (the end-to-end tests use it to check
+        // that the gateway strips what clients send).
+        (
+            HeaderName::from_static("x-mcp-servername"),
+            HeaderValue::from_static("sent-by-client"),
+        ),
+    ]);
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(upstream.mcp_url.as_str())
             .custom_headers(headers),
@@ -167,7 +175,11 @@ async fn serves_tools_counts_the_handshake_and_announces_the_late_tool() -> anyh
         serde_json::from_str(&call_text(&client, "whoami", serde_json::json!({})).await?)?;
     assert_eq!(
         whoami,
-        serde_json::json!({"server": "alpha", "authorization": "Bearer upstream-secret"})
+        serde_json::json!({
+            "server": "alpha",
+            "authorization": "Bearer upstream-secret",
+            "routingHeaders": {"x-mcp-servername": "sent-by-client"},
+        })
     );
 
     let enabled = reqwest::Client::new()
