@@ -47,19 +47,22 @@ struct OwnedHead {
 impl OwnedHead {
     /// Picks the headers the core reads out of the full header list (one
     /// host call for all of them). Values that are not UTF-8 count as
-    /// absent: every value the router reads is ASCII when valid.
+    /// absent: every value the router reads is ASCII when valid. A repeated
+    /// header keeps its first value, as a single-header lookup would.
     fn from_pairs(pairs: Vec<(String, Vec<u8>)>) -> Self {
         let mut head = OwnedHead::default();
         for (name, value) in pairs {
-            let slot = match name.as_str() {
-                ":method" => &mut head.method,
-                ":path" => &mut head.path,
-                headers::SESSION_ID => head.session_id.get_or_insert_default(),
-                headers::PROTOCOL_VERSION => head.protocol_version.get_or_insert_default(),
-                "content-length" => head.content_length.get_or_insert_default(),
-                _ => continue,
+            let Ok(value) = String::from_utf8(value) else {
+                continue;
             };
-            *slot = String::from_utf8(value).unwrap_or_default();
+            match name.as_str() {
+                ":method" => head.method = value,
+                ":path" => head.path = value,
+                headers::SESSION_ID => _ = head.session_id.get_or_insert(value),
+                headers::PROTOCOL_VERSION => _ = head.protocol_version.get_or_insert(value),
+                "content-length" => _ = head.content_length.get_or_insert(value),
+                _ => {}
+            }
         }
         head
     }
