@@ -92,7 +92,7 @@ pub async fn post(
         methods::PING => rpc::result(id, serde_json::json!({})),
         methods::TOOLS_LIST => {
             let composite = state.catalog.current();
-            rpc::raw_result(id, &composite.tools_list_result)
+            rpc::result(id, &*composite.tools_list_result)
         }
         methods::TOOLS_CALL => RpcFailure::new(
             StatusCode::OK,

@@ -37,23 +37,15 @@ impl IntoResponse for RpcFailure {
 }
 
 /// A JSON-RPC success response, `{"jsonrpc":"2.0","id":..,"result":..}`.
-pub fn result(id: &RawValue, result: serde_json::Value) -> Response {
-    let body = serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": result });
-    json_response(
-        StatusCode::OK,
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-}
-
-/// A JSON-RPC success response around an already serialised result.
-pub fn raw_result(id: &RawValue, result: &RawValue) -> Response {
+/// `result` may be an already serialised [`RawValue`] (written as it is).
+pub fn result(id: &RawValue, result: impl serde::Serialize) -> Response {
     #[derive(serde::Serialize)]
-    struct Body<'a> {
+    struct Success<'a, T> {
         jsonrpc: &'static str,
         id: &'a RawValue,
-        result: &'a RawValue,
+        result: T,
     }
-    let body = Body {
+    let body = Success {
         jsonrpc: "2.0",
         id,
         result,
