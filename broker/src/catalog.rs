@@ -23,7 +23,7 @@ use crate::upstream::{Health, UpstreamSpec, UpstreamState};
 pub enum Clusters {
     /// No cluster names: routes match on `:authority` (Istio).
     Unnamed,
-    /// The local Envoy's dynamic forward proxy clusters, by URL scheme.
+    /// The local Envoy's cluster of each server (`envoy::upstream_cluster`).
     LocalEnvoy,
 }
 
@@ -31,9 +31,7 @@ impl Clusters {
     fn cluster_of(self, spec: &UpstreamSpec) -> Option<String> {
         match self {
             Clusters::Unnamed => None,
-            Clusters::LocalEnvoy => {
-                Some(crate::envoy::local_upstream_cluster(&spec.url).to_owned())
-            }
+            Clusters::LocalEnvoy => Some(crate::envoy::upstream_cluster(&spec.name)),
         }
     }
 }
@@ -177,6 +175,7 @@ pub fn compose(
                 path: spec.path(),
                 cluster: clusters.cluster_of(spec),
                 forward_authorization: spec.forward_authorization,
+                forward_headers: spec.forward_headers.clone(),
                 tools: if state.health == Health::Ready {
                     state.tool_names().map(str::to_owned).collect()
                 } else {

@@ -30,6 +30,8 @@ pub enum ConfigError {
     Invalid { path: PathBuf, problem: String },
     #[error("server {server:?}: credential cannot be read: {problem}")]
     Credential { server: String, problem: String },
+    #[error("{what} cannot be read: {problem}")]
+    Secret { what: &'static str, problem: String },
 }
 
 /// The whole gateway configuration.
@@ -51,9 +53,21 @@ pub struct GatewayConfig {
     #[serde(default = "default_session_max_age")]
     pub session_max_age_seconds: u64,
     /// Origins allowed to call the MCP endpoint from a browser, besides
-    /// loopback origins (MCP "Security Warning": DNS rebinding).
+    /// loopback origins (MCP "Security Warning": DNS rebinding). Checked
+    /// by the router on every request of the MCP path, and by the broker.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// `Host` values the gateway answers to, besides loopback hosts and the
+    /// local Envoy's listen address (`host` for any port, `host:port`).
+    /// Empty and no `envoy` section: any host.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// How the broker knows a request comes from the gateway's Envoy.
+    #[serde(default)]
+    pub router_authentication: RouterAuthentication,
+    /// How a gateway session is bound to the identity that opened it.
+    #[serde(default)]
+    pub session_binding: SessionBinding,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -79,6 +93,45 @@ pub struct LimitsConfig {
     /// an upstream `initialize` handshake. Default 10000.
     #[serde(default = "default_session_api_timeout")]
     pub session_api_timeout_ms: u32,
+    /// Upstream sessions the broker holds at most, over all gateway
+    /// sessions; beyond, new ones are refused (the call gets a JSON-RPC
+    /// error) until some end or idle out. Default 10000.
+    #[serde(default = "default_max_upstream_sessions")]
+    pub max_upstream_sessions: usize,
+    /// An upstream session nobody used for this long is closed. Default
+    /// 1800 (30 min).
+    #[serde(default = "default_upstream_idle")]
+    pub upstream_session_idle_seconds: u64,
+    /// Upstream handshakes one gateway session may cause on one server per
+    /// minute (first use and resets after a lost session). Default 6.
+    #[serde(default = "default_handshakes_per_minute")]
+    pub handshakes_per_session_per_minute: u32,
+    /// Seconds the router uses a cached upstream session before asking the
+    /// broker again (it re-checks the gateway session and keeps the
+    /// upstream session from idling out). Default 60; less than half of
+    /// `upstreamSessionIdleSeconds`.
+    #[serde(default = "default_revalidate")]
+    pub session_revalidate_seconds: u32,
+    /// Slots of the router's session cache in each Envoy's shared data
+    /// (bounded memory: about 300 bytes a slot at most). Default 16384.
+    #[serde(default = "default_cache_slots")]
+    pub session_cache_slots: u32,
+    /// `initialize` requests the local Envoy accepts per second, over all
+    /// clients (burst: twice that). Default 50.
+    #[serde(default = "default_initialize_rate")]
+    pub initialize_per_second: u32,
+    /// Time a client has to send its request headers, seconds (local Envoy
+    /// and broker). Default 10.
+    #[serde(default = "default_headers_timeout")]
+    pub request_headers_timeout_seconds: u64,
+    /// Time a client has to send a whole request, seconds (it does not bound
+    /// responses: SSE streams stay open). Default 60.
+    #[serde(default = "default_request_timeout_total")]
+    pub request_timeout_seconds: u64,
+    /// Client connections the local Envoy (and the broker) accept at once.
+    /// Default 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
 }
 
 impl Default for LimitsConfig {
@@ -86,8 +139,70 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_request_body_bytes: default_max_body(),
             session_api_timeout_ms: default_session_api_timeout(),
+            max_upstream_sessions: default_max_upstream_sessions(),
+            upstream_session_idle_seconds: default_upstream_idle(),
+            handshakes_per_session_per_minute: default_handshakes_per_minute(),
+            session_revalidate_seconds: default_revalidate(),
+            session_cache_slots: default_cache_slots(),
+            initialize_per_second: default_initialize_rate(),
+            request_headers_timeout_seconds: default_headers_timeout(),
+            request_timeout_seconds: default_request_timeout_total(),
+            max_connections: default_max_connections(),
         }
     }
+}
+
+impl LimitsConfig {
+    pub fn upstream_session_idle(&self) -> Duration {
+        Duration::from_secs(self.upstream_session_idle_seconds.max(1))
+    }
+
+    pub fn request_headers_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_headers_timeout_seconds.max(1))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+}
+
+/// How the broker knows that a request comes from the gateway's Envoy, not
+/// from anyone who can reach its port: the session API hands out upstream
+/// sessions (and, in Kubernetes, credentials).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouterAuthentication {
+    #[serde(default)]
+    pub mode: RouterAuthMode,
+    /// The shared token (`token` mode). Default: a random token per broker
+    /// process, which it writes for the local Envoy (needs `envoy`).
+    #[serde(default)]
+    pub token: Option<SecretSource>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RouterAuthMode {
+    /// Envoy adds `x-mcp-gateway-token` to every request on the broker
+    /// cluster; the broker refuses requests without it.
+    #[default]
+    Token,
+    /// The service mesh proves it: mutual TLS, and an authorization policy
+    /// admitting only the gateway's workload identity (what the operator
+    /// writes in Kubernetes). The broker itself checks nothing.
+    Mesh,
+}
+
+/// Session binding (MCP "Security Best Practices › Session Hijacking").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionBinding {
+    /// A request header carrying the identity that authentication
+    /// established (set by the policy layer in front of the router, e.g.
+    /// Envoy `jwt_authn`'s `claim_to_headers`). Absent: a session is bound
+    /// to the `Authorization` value that opened it.
+    #[serde(default)]
+    pub identity_header: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -163,6 +278,11 @@ pub struct ServerConfig {
     /// default: MCP forbids token passthrough.
     #[serde(default)]
     pub forward_authorization: bool,
+    /// Other client credential headers to forward to this server (`cookie`,
+    /// `proxy-authorization`, `x-api-key`, `api-key`, `x-auth-token`); the
+    /// router removes them otherwise.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
 }
 
 /// Where a secret comes from. Exactly one field is set.
@@ -267,11 +387,44 @@ impl GatewayConfig {
         {
             resolve(file);
         }
+        if let Some(SecretSource {
+            file: Some(file), ..
+        }) = &mut self.router_authentication.token
+        {
+            resolve(file);
+        }
     }
 
     fn validate(&self) -> Result<(), String> {
         if !self.mcp_path.starts_with('/') {
             return Err(format!("mcpPath {:?} must start with '/'", self.mcp_path));
+        }
+        if self.router_authentication.mode == RouterAuthMode::Token
+            && self.router_authentication.token.is_none()
+            && self.envoy.is_none()
+        {
+            return Err(
+                "routerAuthentication: set a token (Envoy must send it as x-mcp-gateway-token), or mode: mesh where a service mesh admits only the gateway; a token is generated only when the broker writes the local Envoy's configuration (envoy section)"
+                    .to_owned(),
+            );
+        }
+        let limits = &self.limits;
+        if u64::from(limits.session_revalidate_seconds) * 2 > limits.upstream_session_idle_seconds {
+            return Err(format!(
+                "limits.sessionRevalidateSeconds ({}) must be at most half of limits.upstreamSessionIdleSeconds ({}), or routed sessions would idle out between checks",
+                limits.session_revalidate_seconds, limits.upstream_session_idle_seconds
+            ));
+        }
+        if let Some(header) = &self.session_binding.identity_header
+            && (header.is_empty()
+                || header.starts_with(mcp_protocol::headers::ROUTER_PREFIX)
+                || !header
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(format!(
+                "sessionBinding.identityHeader {header:?}: a lower-case header name (a-z 0-9 -) outside x-mcp-*, which the router removes from client requests"
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for server in &self.servers {
@@ -288,6 +441,16 @@ impl GatewayConfig {
                 return Err(format!(
                     "server {:?}: url {} must be http(s)://host[:port]/path",
                     server.name, server.url
+                ));
+            }
+            if let Some(header) = server.forward_headers.iter().find(|h| {
+                *h == mcp_protocol::headers::AUTHORIZATION
+                    || !mcp_protocol::headers::CLIENT_CREDENTIALS.contains(&h.as_str())
+            }) {
+                return Err(format!(
+                    "server {:?}: forwardHeaders entry {header:?} is not one of {} (Authorization has forwardAuthorization)",
+                    server.name,
+                    mcp_protocol::headers::CLIENT_CREDENTIALS[1..].join(", ")
                 ));
             }
             if !mcp_protocol::names::is_valid_prefix(&server.prefix) {
@@ -344,6 +507,33 @@ fn default_max_body() -> u32 {
 }
 fn default_session_api_timeout() -> u32 {
     10_000
+}
+fn default_max_upstream_sessions() -> usize {
+    10_000
+}
+fn default_upstream_idle() -> u64 {
+    1_800
+}
+fn default_handshakes_per_minute() -> u32 {
+    6
+}
+fn default_revalidate() -> u32 {
+    60
+}
+fn default_cache_slots() -> u32 {
+    16_384
+}
+fn default_initialize_rate() -> u32 {
+    50
+}
+fn default_headers_timeout() -> u64 {
+    10
+}
+fn default_request_timeout_total() -> u64 {
+    60
+}
+fn default_max_connections() -> u32 {
+    1_024
 }
 fn default_refresh() -> u64 {
     30

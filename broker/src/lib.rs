@@ -14,6 +14,7 @@ pub mod envoy;
 pub mod http;
 pub mod metrics;
 pub mod reload;
+pub mod server;
 pub mod session_token;
 pub mod sessions;
 pub mod state;
@@ -27,7 +28,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, GatewayConfig};
-use crate::session_token::SessionSigner;
 use crate::state::AppState;
 use crate::supervisor::Supervisor;
 
@@ -36,8 +36,6 @@ use crate::supervisor::Supervisor;
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("session key: {0}")]
-    SessionKey(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: std::net::SocketAddr,
@@ -56,27 +54,17 @@ pub enum StartError {
 /// cannot be used; after start, problems are logged and served around.
 pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<(), StartError> {
     let config = GatewayConfig::load(&config_path)?;
-    let signer = match &config.session_key {
-        Some(source) => SessionSigner::new(
-            source
-                .resolve()
-                .map_err(StartError::SessionKey)?
-                .into_bytes(),
-            Duration::from_secs(config.session_max_age_seconds),
-        ),
-        None => {
-            tracing::warn!(
-                "no sessionKey configured: sessions are signed with a random key and end with this process; replicas need a shared key"
-            );
-            SessionSigner::random(Duration::from_secs(config.session_max_age_seconds))
-        }
-    };
-    let runtime = supervisor::resolve(config)?;
+    let runtime = supervisor::resolve(config, None)?;
+    if runtime.router_token == state::RouterToken::None {
+        tracing::warn!(
+            "routerAuthentication.mode is mesh: the broker does not check who calls it; only a mesh policy admitting the gateway alone keeps others off its session API"
+        );
+    }
     let listen = runtime.config.listen;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?;
-    let state = Arc::new(AppState::new(runtime, signer, http));
+    let state = Arc::new(AppState::new(runtime, http));
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -89,15 +77,17 @@ pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<()
 
     let mut supervisor = Supervisor::new(state.clone(), shutdown.clone());
     let initial = state.runtime.load_full();
-    supervisor.apply(supervisor::resolve(initial.config.clone())?);
+    supervisor.apply(supervisor::resolve(initial.config.clone(), Some(&initial))?);
     tokio::spawn(supervisor::publish(state.clone(), shutdown.clone()));
     tokio::spawn(sweep(state.clone(), shutdown.clone()));
 
+    let reload_state = state.clone();
     let _watcher = match reload::watch(&config_path) {
         Ok((watcher, mut configs)) => {
             tokio::spawn(async move {
                 while let Some(config) = configs.recv().await {
-                    match supervisor::resolve(config) {
+                    let current = reload_state.runtime.load_full();
+                    match supervisor::resolve(config, Some(&current)) {
                         Ok(runtime) => supervisor.apply(runtime),
                         Err(error) => tracing::error!(%error, "configuration change rejected"),
                     }
@@ -111,9 +101,9 @@ pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<()
         }
     };
 
+    let limits = state.runtime.load().config.limits.clone();
     let app = http::app(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    server::serve(listener, app, &limits, shutdown)
         .await
         .map_err(|source| StartError::Listen {
             address: listen,
@@ -121,15 +111,17 @@ pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<()
         })
 }
 
-/// Drops upstream sessions older than the session lifetime and closes them.
+/// Closes upstream sessions nobody used for the idle timeout, and forgets
+/// ended sessions past their time.
 async fn sweep(state: Arc<AppState>, shutdown: CancellationToken) {
     loop {
+        let idle = state.runtime.load().config.limits.upstream_session_idle();
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep((idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))) => {}
             () = shutdown.cancelled() => return,
         }
         let runtime = state.runtime.load_full();
-        for (server, session_id) in state.sessions.sweep(runtime.session_max_age()) {
+        for (server, session_id) in state.sessions.sweep(idle) {
             if let Some(spec) = runtime.spec(&server) {
                 upstream::handshake::close(&state.http, spec, &session_id).await;
             }

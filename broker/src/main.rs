@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Check => {
             let config = mcp_broker::config::GatewayConfig::load(&cli.config)?;
-            mcp_broker::supervisor::resolve(config.clone())?;
+            mcp_broker::supervisor::resolve(config.clone(), None)?;
             println!(
                 "{}: ok ({} servers)",
                 cli.config.display(),

@@ -76,7 +76,7 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(10);
 
     fn config(port: u16) -> String {
-        format!("listen: 127.0.0.1:{port}\n")
+        format!("listen: 127.0.0.1:{port}\nrouterAuthentication: {{ mode: mesh }}\n")
     }
 
     #[tokio::test]

@@ -2,22 +2,43 @@
 //! shares the key can verify one without a shared store.
 //!
 //! Layout (base64url, no padding): `payload || tag`, where `payload` is 16
-//! random bytes, the negotiated protocol version's index (1 byte) and the
-//! issue time (8 bytes, big-endian Unix seconds), and `tag` is the first 16
-//! bytes of HMAC-SHA256(key, payload). 54 visible-ASCII characters: a valid
-//! `Mcp-Session-Id` (MCP 2025-11-25, "Session Management").
+//! random bytes, the negotiated protocol version's index (1 byte), the
+//! issue time (8 bytes, big-endian Unix seconds) and the fingerprint of the
+//! identity that opened the session (16 bytes, [`fingerprint`]), and `tag`
+//! is the first 16 bytes of HMAC-SHA256(key, payload). 76 visible-ASCII
+//! characters: a valid `Mcp-Session-Id` (MCP 2025-11-25, "Session
+//! Management"). The binding is inside the signature, so any replica can
+//! check it without a store (MCP "Security Best Practices › Session
+//! Hijacking").
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
+use mcp_protocol::identity::Identity;
 use rand::RngCore;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 const RANDOM_LEN: usize = 16;
-const PAYLOAD_LEN: usize = RANDOM_LEN + 1 + 8;
+const FINGERPRINT_LEN: usize = 16;
+const ISSUED_AT: usize = RANDOM_LEN + 1;
+const IDENTITY_AT: usize = ISSUED_AT + 8;
+const PAYLOAD_LEN: usize = IDENTITY_AT + FINGERPRINT_LEN;
 const TAG_LEN: usize = 16;
+
+/// A 16-byte digest of an identity: SHA-256 over a domain label, the
+/// identity's kind and its bytes, truncated. Collisions would let one
+/// identity use another's session, hence a cryptographic digest.
+pub fn fingerprint(identity: Identity<'_>) -> [u8; FINGERPRINT_LEN] {
+    let mut digest = Sha256::new();
+    digest.update(b"mcp-wasm-gateway identity v1\0");
+    digest.update([identity.tag()]);
+    digest.update(identity.bytes());
+    let mut out = [0u8; FINGERPRINT_LEN];
+    out.copy_from_slice(&digest.finalize()[..FINGERPRINT_LEN]);
+    out
+}
 
 /// Signs and verifies gateway session ids.
 #[derive(Clone)]
@@ -40,6 +61,25 @@ pub struct SessionClaims {
     /// The protocol version negotiated at `initialize`.
     pub protocol_version: &'static str,
     pub issued_at: SystemTime,
+    /// When the session stops being valid.
+    pub expires_at: SystemTime,
+    /// [`fingerprint`] of the identity that opened the session.
+    pub identity: [u8; FINGERPRINT_LEN],
+}
+
+impl SessionClaims {
+    /// Whether `identity` is the one that opened the session.
+    pub fn is_bound_to(&self, identity: Identity<'_>) -> bool {
+        self.identity == fingerprint(identity)
+    }
+
+    /// [`SessionClaims::expires_at`] in Unix seconds.
+    pub fn expires_at_unix(&self) -> u64 {
+        self.expires_at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    }
 }
 
 /// Why a session id was refused.
@@ -70,13 +110,40 @@ impl SessionSigner {
         Self::new(key, max_age)
     }
 
-    /// Mints a new session id for a session that negotiated
-    /// `protocol_version` (one of [`mcp_protocol::versions::SUPPORTED`]).
-    pub fn mint(&self, protocol_version: &str) -> String {
-        self.mint_at(protocol_version, SystemTime::now())
+    /// The same key with another maximum session age.
+    pub fn with_max_age(&self, max_age: Duration) -> Self {
+        SessionSigner {
+            key: self.key.clone(),
+            max_age,
+        }
     }
 
-    fn mint_at(&self, protocol_version: &str, now: SystemTime) -> String {
+    /// Whether this signer uses `key`.
+    pub fn has_key(&self, key: &[u8]) -> bool {
+        self.key == key
+    }
+
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    /// A public name of the key (16 hex digits of an HMAC of a fixed
+    /// label): the route table carries it so that the router drops every
+    /// cached session verified under another key. It reveals nothing of
+    /// the key.
+    pub fn key_id(&self) -> String {
+        let tag = self.tag(b"mcp-wasm-gateway session key id");
+        tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Mints a new session id for a session that negotiated
+    /// `protocol_version` (one of [`mcp_protocol::versions::SUPPORTED`]),
+    /// bound to `identity`.
+    pub fn mint(&self, protocol_version: &str, identity: Identity<'_>) -> String {
+        self.mint_at(protocol_version, identity, SystemTime::now())
+    }
+
+    fn mint_at(&self, protocol_version: &str, identity: Identity<'_>, now: SystemTime) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];
         rand::rng().fill_bytes(&mut payload[..RANDOM_LEN]);
         payload[RANDOM_LEN] = mcp_protocol::versions::SUPPORTED
@@ -84,7 +151,8 @@ impl SessionSigner {
             .position(|v| *v == protocol_version)
             .unwrap_or(0) as u8;
         let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        payload[RANDOM_LEN + 1..].copy_from_slice(&secs.to_be_bytes());
+        payload[ISSUED_AT..IDENTITY_AT].copy_from_slice(&secs.to_be_bytes());
+        payload[IDENTITY_AT..].copy_from_slice(&fingerprint(identity));
         let mut token = payload.to_vec();
         token.extend_from_slice(&self.tag(&payload)[..TAG_LEN]);
         URL_SAFE_NO_PAD.encode(token)
@@ -116,14 +184,18 @@ impl SessionSigner {
             .copied()
             .ok_or(TokenError::Malformed)?;
         let mut secs = [0u8; 8];
-        secs.copy_from_slice(&payload[RANDOM_LEN + 1..]);
+        secs.copy_from_slice(&payload[ISSUED_AT..IDENTITY_AT]);
         let issued_at = UNIX_EPOCH + Duration::from_secs(u64::from_be_bytes(secs));
         if now.duration_since(issued_at).unwrap_or_default() > self.max_age {
             return Err(TokenError::Expired);
         }
+        let mut identity = [0u8; FINGERPRINT_LEN];
+        identity.copy_from_slice(&payload[IDENTITY_AT..]);
         Ok(SessionClaims {
             protocol_version,
             issued_at,
+            expires_at: issued_at + self.max_age,
+            identity,
         })
     }
 
@@ -151,18 +223,23 @@ mod tests {
 
     #[test]
     fn a_minted_id_verifies_and_carries_its_version() {
-        let id = signer().mint("2025-06-18");
+        let id = signer().mint("2025-06-18", Identity::Anonymous);
         assert!(mcp_protocol::session_id::is_valid(id.as_bytes()));
+        assert_eq!(id.len(), 76);
         assert_eq!(
             signer().verify(&id).expect("valid").protocol_version,
             "2025-06-18"
         );
-        assert_ne!(signer().mint("2025-06-18"), id, "ids are random");
+        assert_ne!(
+            signer().mint("2025-06-18", Identity::Anonymous),
+            id,
+            "ids are random"
+        );
     }
 
     #[test]
     fn another_key_tampering_and_garbage_are_refused() {
-        let id = signer().mint("2025-11-25");
+        let id = signer().mint("2025-11-25", Identity::Anonymous);
         let other = SessionSigner::new(b"other key".to_vec(), Duration::from_secs(60));
         assert_eq!(other.verify(&id), Err(TokenError::BadSignature));
         let mut bytes = URL_SAFE_NO_PAD.decode(&id).expect("b64");
@@ -178,7 +255,7 @@ mod tests {
     #[test]
     fn old_ids_expire() {
         let minted = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let id = signer().mint_at("2025-06-18", minted);
+        let id = signer().mint_at("2025-06-18", Identity::Anonymous, minted);
         assert!(
             signer()
                 .verify_at(&id, minted + Duration::from_secs(59))
@@ -187,6 +264,40 @@ mod tests {
         assert_eq!(
             signer().verify_at(&id, minted + Duration::from_secs(61)),
             Err(TokenError::Expired)
+        );
+        let claims = signer()
+            .verify_at(&id, minted)
+            .expect("valid when minted");
+        assert_eq!(claims.expires_at_unix(), 1_000_060);
+    }
+
+    #[test]
+    fn a_session_is_bound_to_the_identity_that_opened_it() {
+        let alice = Identity::Credential(b"Bearer alice");
+        let id = signer().mint("2025-06-18", alice);
+        let claims = signer().verify(&id).expect("valid");
+        assert!(claims.is_bound_to(alice));
+        assert!(!claims.is_bound_to(Identity::Credential(b"Bearer mallory")));
+        assert!(!claims.is_bound_to(Identity::Verified(b"Bearer alice")));
+        assert!(!claims.is_bound_to(Identity::Anonymous));
+        // The binding is signed: changing it breaks the signature.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&id).expect("b64");
+        bytes[IDENTITY_AT] ^= 1;
+        assert_eq!(
+            signer().verify(&URL_SAFE_NO_PAD.encode(bytes)),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_key_id_names_the_key_without_revealing_it() {
+        let other = SessionSigner::new(b"other key".to_vec(), Duration::from_secs(60));
+        assert_eq!(signer().key_id(), signer().key_id());
+        assert_eq!(signer().key_id().len(), 16);
+        assert_ne!(signer().key_id(), other.key_id());
+        assert_eq!(
+            signer().with_max_age(Duration::from_secs(5)).key_id(),
+            signer().key_id()
         );
     }
 }

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use router_config::{BrokerRoute, Limits, RouteTableSettings};
+use router_config::{AccessRules, BrokerRoute, Limits, RouteTableSettings, SessionSettings};
 
 use crate::catalog::{Catalog, Clusters};
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::session_token::SessionSigner;
-use crate::sessions::SessionStore;
+use crate::sessions::{SessionStore, StoreLimits};
 use crate::upstream::UpstreamSpec;
 
 /// What the current configuration resolves to.
@@ -22,16 +22,75 @@ pub struct Runtime {
     /// Configured upstreams, in priority order.
     pub specs: Vec<Arc<UpstreamSpec>>,
     by_name: HashMap<String, Arc<UpstreamSpec>>,
+    /// Signs and verifies gateway session ids.
+    pub signer: Arc<SessionSigner>,
+    /// How requests from the gateway's Envoy prove it.
+    pub router_token: RouterToken,
+}
+
+/// The token requests from the gateway's Envoy carry (`x-mcp-gateway-token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterToken {
+    /// `mesh` mode: nothing to check here.
+    None,
+    /// From the configuration.
+    Configured(Arc<str>),
+    /// Made by this process for the local Envoy (kept across reloads).
+    Generated(Arc<str>),
+}
+
+impl RouterToken {
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            RouterToken::None => None,
+            RouterToken::Configured(token) | RouterToken::Generated(token) => Some(token),
+        }
+    }
 }
 
 impl Runtime {
-    pub fn new(config: GatewayConfig, specs: Vec<Arc<UpstreamSpec>>) -> Self {
+    pub fn new(
+        config: GatewayConfig,
+        specs: Vec<Arc<UpstreamSpec>>,
+        signer: Arc<SessionSigner>,
+        router_token: RouterToken,
+    ) -> Self {
         let by_name = specs.iter().map(|s| (s.name.clone(), s.clone())).collect();
         Runtime {
             config,
             specs,
             by_name,
+            signer,
+            router_token,
         }
+    }
+
+    /// Whether Envoy injects each upstream's credential itself (the local
+    /// Envoy the broker configures): the session API then never hands
+    /// credentials to the router.
+    pub fn envoy_injects_credentials(&self) -> bool {
+        self.config.envoy.is_some()
+    }
+
+    /// The bounds of the session store.
+    pub fn store_limits(&self) -> StoreLimits {
+        StoreLimits {
+            max_upstream_sessions: self.config.limits.max_upstream_sessions,
+            handshakes_per_minute: self.config.limits.handshakes_per_session_per_minute,
+        }
+    }
+
+    /// `Host` values the router lets through: the configured ones, plus the
+    /// local Envoy's listen address when it is a specific one. Empty (any
+    /// host) only without either.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let mut hosts = self.config.allowed_hosts.clone();
+        if let Some(envoy) = &self.config.envoy
+            && !envoy.listen.ip().is_unspecified()
+        {
+            hosts.push(envoy.listen.to_string());
+        }
+        hosts
     }
 
     pub fn spec(&self, name: &str) -> Option<&Arc<UpstreamSpec>> {
@@ -42,6 +101,16 @@ impl Runtime {
     pub fn route_table_settings(&self) -> RouteTableSettings {
         let config = &self.config;
         RouteTableSettings {
+            sessions: SessionSettings {
+                key_id: self.signer.key_id(),
+                revalidate_seconds: config.limits.session_revalidate_seconds,
+                cache_slots: config.limits.session_cache_slots,
+                identity_header: config.session_binding.identity_header.clone(),
+            },
+            access: AccessRules {
+                allowed_origins: config.allowed_origins.clone(),
+                allowed_hosts: self.allowed_hosts(),
+            },
             mcp_path: config.mcp_path.clone(),
             limits: Limits {
                 max_request_body_bytes: config.limits.max_request_body_bytes,
@@ -87,7 +156,6 @@ impl Runtime {
 #[derive(Debug)]
 pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
-    pub signer: SessionSigner,
     pub sessions: SessionStore,
     pub catalog: Arc<Catalog>,
     pub http: reqwest::Client,
@@ -96,17 +164,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(runtime: Runtime, signer: SessionSigner, http: reqwest::Client) -> Self {
+    pub fn new(runtime: Runtime, http: reqwest::Client) -> Self {
         let catalog = Arc::new(Catalog::new(runtime.route_table_settings()));
         AppState {
+            sessions: SessionStore::new(runtime.store_limits()),
             runtime: ArcSwap::from_pointee(runtime),
-            signer,
-            sessions: SessionStore::default(),
             catalog,
             http,
             metrics: Metrics::new(),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// The signer in force (a new key ends every session).
+    pub fn signer(&self) -> Arc<SessionSigner> {
+        self.runtime.load().signer.clone()
     }
 
     pub fn is_ready(&self) -> bool {

@@ -10,10 +10,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ConfigError, GatewayConfig};
+use crate::config::{ConfigError, GatewayConfig, RouterAuthMode};
+use crate::session_token::SessionSigner;
 use crate::envoy;
 use crate::metrics::ServerLabel;
-use crate::state::{AppState, Runtime};
+use crate::state::{AppState, RouterToken, Runtime};
 use crate::upstream::discovery::{self, DiscoveryTiming};
 use crate::upstream::{Health, UpstreamSpec};
 
@@ -33,11 +34,15 @@ struct Task {
     handle: JoinHandle<()>,
 }
 
-/// Resolves a configuration into a runtime (credentials read).
+/// Resolves a configuration into a runtime (credentials, session key and
+/// router token read). `previous` is the runtime in force, whose random
+/// session key and generated router token carry over while the
+/// configuration still names none.
 ///
 /// # Errors
-/// [`ConfigError::Credential`] when a credential cannot be read.
-pub fn resolve(config: GatewayConfig) -> Result<Runtime, ConfigError> {
+/// [`ConfigError::Credential`] or [`ConfigError::Secret`] when a secret
+/// cannot be read.
+pub fn resolve(config: GatewayConfig, previous: Option<&Runtime>) -> Result<Runtime, ConfigError> {
     let credentials = config.credentials()?;
     let specs = config
         .servers
@@ -45,7 +50,58 @@ pub fn resolve(config: GatewayConfig) -> Result<Runtime, ConfigError> {
         .zip(credentials)
         .map(|(server, credential)| Arc::new(UpstreamSpec::new(server, credential)))
         .collect();
-    Ok(Runtime::new(config, specs))
+    let signer = signer(&config, previous.map(|p| &*p.signer))?;
+    let router_token = router_token(&config, previous.map(|p| &p.router_token))?;
+    Ok(Runtime::new(config, specs, Arc::new(signer), router_token))
+}
+
+fn signer(
+    config: &GatewayConfig,
+    current: Option<&SessionSigner>,
+) -> Result<SessionSigner, ConfigError> {
+    let max_age = Duration::from_secs(config.session_max_age_seconds);
+    match (&config.session_key, current) {
+        (Some(source), _) => {
+            let key = source.resolve().map_err(|problem| ConfigError::Secret {
+                what: "sessionKey",
+                problem,
+            })?;
+            Ok(SessionSigner::new(key.into_bytes(), max_age))
+        }
+        (None, Some(current)) => Ok(current.with_max_age(max_age)),
+        (None, None) => {
+            tracing::warn!(
+                "no sessionKey configured: sessions are signed with a random key and end with this process; replicas need a shared key"
+            );
+            Ok(SessionSigner::random(max_age))
+        }
+    }
+}
+
+fn router_token(
+    config: &GatewayConfig,
+    current: Option<&RouterToken>,
+) -> Result<RouterToken, ConfigError> {
+    let auth = &config.router_authentication;
+    match (auth.mode, &auth.token, current) {
+        (RouterAuthMode::Mesh, ..) => Ok(RouterToken::None),
+        (RouterAuthMode::Token, Some(source), _) => source
+            .resolve()
+            .map(|token| RouterToken::Configured(Arc::from(token)))
+            .map_err(|problem| ConfigError::Secret {
+                what: "routerAuthentication.token",
+                problem,
+            }),
+        (RouterAuthMode::Token, None, Some(RouterToken::Generated(token))) => {
+            Ok(RouterToken::Generated(token.clone()))
+        }
+        (RouterAuthMode::Token, None, _) => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(RouterToken::Generated(Arc::from(token)))
+        }
+    }
 }
 
 impl Supervisor {
@@ -125,9 +181,16 @@ impl Supervisor {
                 },
             );
         }
-        let names: Vec<&str> = runtime.specs.iter().map(|s| s.name.as_str()).collect();
-        self.state.catalog.retain(&names);
+        let names: Vec<String> = runtime.specs.iter().map(|s| s.name.clone()).collect();
+        self.state.sessions.set_limits(runtime.store_limits());
+        if runtime.signer.key_id() != self.state.signer().key_id() {
+            tracing::info!("the session key changed: every gateway session signed with the old one has ended");
+        }
+        // Stored before the catalog is told, so the publisher's next table
+        // carries this runtime's settings (the key id among them).
         self.state.runtime.store(Arc::new(runtime));
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.state.catalog.retain(&names);
     }
 }
 
@@ -181,6 +244,20 @@ fn publish_once(state: &AppState) {
 
     let mut written = true;
     if let Some(envoy_config) = &runtime.config.envoy {
+        // Secrets and clusters first: the route table names the clusters.
+        let specs: Vec<&UpstreamSpec> = runtime.specs.iter().map(|s| &**s).collect();
+        let secrets = envoy::sds_document(runtime.router_token.value(), &specs);
+        let clusters = envoy::cds_document(&runtime.config, envoy_config, &specs);
+        for (file, document) in [
+            (envoy::secrets_file(envoy_config), secrets),
+            (envoy::clusters_file(envoy_config), clusters),
+        ] {
+            let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
+            if let Err(error) = envoy::write_if_changed(&file, &bytes) {
+                written = false;
+                tracing::error!(file = %file.display(), %error, "cannot write a file for Envoy");
+            }
+        }
         let document = envoy::ecds_document(envoy_config, &composite.route_table);
         let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
         match envoy::write_if_changed(&envoy_config.route_table_file, &bytes) {

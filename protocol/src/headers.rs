@@ -23,3 +23,31 @@ pub const X_MCP_CLUSTER: &str = "x-mcp-cluster";
 
 /// The gateway session id, sent by the router to the broker's session API.
 pub const X_MCP_GATEWAY_SESSION: &str = "x-mcp-gateway-session";
+
+/// The shared secret that proves a request to the broker comes from the
+/// gateway's Envoy: Envoy adds it to every request on the broker cluster
+/// (an upstream `credential_injector` filter, overwriting any copy), and the
+/// broker refuses requests without it. Neither clients nor the router
+/// filter ever hold it.
+pub const X_MCP_GATEWAY_TOKEN: &str = "x-mcp-gateway-token";
+
+/// `Authorization` (RFC 9110 §11.6.2).
+pub const AUTHORIZATION: &str = "authorization";
+/// `Origin` (RFC 6454 §7), sent by browsers.
+pub const ORIGIN: &str = "origin";
+/// The HTTP/2 pseudo-header Envoy uses for `Host` (RFC 9113 §8.3.1).
+pub const AUTHORITY: &str = ":authority";
+
+/// Client request headers that carry credentials. A routed call drops each
+/// of them unless the upstream server opts in (`forwardAuthorization`,
+/// `forwardHeaders`): MCP forbids passing the client's token through to
+/// upstreams (MCP 2025-06-18, "Security Best Practices › Token
+/// Passthrough"), and cookies and API keys are credentials too.
+pub const CLIENT_CREDENTIALS: &[&str] = &[
+    AUTHORIZATION,
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+];

@@ -4,8 +4,10 @@
 //!
 //! This crate builds for `wasm32-wasip1` and natively; it has no I/O.
 
+pub mod access;
 pub mod error;
 pub mod headers;
+pub mod identity;
 pub mod message;
 pub mod methods;
 pub mod names;

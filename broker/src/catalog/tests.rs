@@ -14,6 +14,8 @@ fn settings() -> RouteTableSettings {
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 10_000,
         },
+        sessions: Default::default(),
+        access: Default::default(),
     }
 }
 
@@ -24,6 +26,7 @@ fn spec(name: &str, url: &str, prefix: &str) -> Arc<UpstreamSpec> {
         prefix: prefix.to_owned(),
         authorization: None,
         forward_authorization: false,
+        forward_headers: Vec::new(),
     })
 }
 
@@ -225,7 +228,7 @@ fn a_name_two_servers_expose_goes_to_the_first_listed_and_is_reported() {
 }
 
 #[test]
-fn local_envoy_clusters_are_named_by_url_scheme() {
+fn local_envoy_clusters_are_one_per_server() {
     let specs = [
         spec("plain", "http://plain.example/mcp", "plain_"),
         spec("tls", "https://tls.example/mcp", "tls_"),
@@ -233,7 +236,7 @@ fn local_envoy_clusters_are_named_by_url_scheme() {
     let local = compose(&settings(), &specs, &HashMap::new(), Clusters::LocalEnvoy);
     assert_eq!(
         route(&local, "plain").cluster.as_deref(),
-        Some("mcp_upstream")
+        Some("mcp_upstream_plain")
     );
     assert_eq!(
         route(&local, "tls").cluster.as_deref(),

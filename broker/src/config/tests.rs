@@ -1,9 +1,16 @@
 use super::*;
 
-/// Parses `yaml` as if it were `/etc/mcp/gateway.yaml`.
+/// Parses `yaml` as if it were `/etc/mcp/gateway.yaml`. A configuration
+/// that says nothing of it gets `routerAuthentication: { mode: mesh }`, the
+/// shortest way to a valid one without an `envoy` section.
 fn parse(yaml: &str) -> Result<GatewayConfig, ConfigError> {
+    let yaml = if yaml.contains("routerAuthentication") || yaml.contains("envoy") {
+        yaml.to_owned()
+    } else {
+        format!("routerAuthentication: {{ mode: mesh }}\n{yaml}")
+    };
     GatewayConfig::parse(
-        yaml,
+        &yaml,
         Path::new("/etc/mcp/gateway.yaml"),
         Path::new("/etc/mcp"),
     )
@@ -72,7 +79,8 @@ fn a_full_configuration_parses_every_field() {
         config.limits,
         LimitsConfig {
             max_request_body_bytes: 65536,
-            session_api_timeout_ms: 2500
+            session_api_timeout_ms: 2500,
+            ..LimitsConfig::default()
         }
     );
     assert_eq!(config.discovery.refresh_interval(), Duration::from_secs(5));
@@ -130,7 +138,7 @@ fn omitted_fields_take_their_documented_defaults() {
 
 #[test]
 fn an_empty_document_is_a_configuration_without_envoy_or_servers() {
-    let config = parse("{}").expect("an empty mapping parses");
+    let config = parse("").expect("an empty mapping parses");
     assert_eq!(config.envoy, None);
     assert!(config.servers.is_empty());
 }
@@ -414,4 +422,52 @@ fn a_credential_with_control_characters_is_refused() {
             "{bad:?}: {error}"
         );
     }
+}
+
+#[test]
+fn without_a_local_envoy_the_router_token_must_be_configured_or_the_mesh_named() {
+    let problem = refusal("routerAuthentication: {}\nlisten: 127.0.0.1:8090\n");
+    assert!(problem.contains("routerAuthentication"), "{problem}");
+    let token = parse("routerAuthentication: { token: { env: GATEWAY_TOKEN } }\n")
+        .expect("a configured token is enough");
+    assert_eq!(
+        token.router_authentication.token,
+        Some(SecretSource {
+            env: Some("GATEWAY_TOKEN".to_owned()),
+            file: None,
+            value: None
+        })
+    );
+    assert_eq!(
+        parse("").expect("mesh mode").router_authentication.mode,
+        RouterAuthMode::Mesh
+    );
+    // With a local Envoy, the broker makes one.
+    parse("envoy: { routeTableFile: /run/ecds/router.json, wasmFile: /opt/mcp_router.wasm }\n")
+        .expect("generated token");
+}
+
+#[test]
+fn limits_that_would_idle_out_routed_sessions_or_bad_identity_headers_are_refused() {
+    let problem = refusal("limits: { sessionRevalidateSeconds: 600, upstreamSessionIdleSeconds: 900 }\n");
+    assert!(problem.contains("sessionRevalidateSeconds"), "{problem}");
+    for header in ["x-mcp-identity", "X-User", "x_user", ""] {
+        let problem = refusal(&format!("sessionBinding: {{ identityHeader: \"{header}\" }}\n"));
+        assert!(problem.contains("identityHeader"), "{header}: {problem}");
+    }
+    let config = parse("sessionBinding: { identityHeader: x-jwt-sub }\n").expect("valid");
+    assert_eq!(config.session_binding.identity_header.as_deref(), Some("x-jwt-sub"));
+}
+
+#[test]
+fn a_server_may_forward_only_credential_headers_the_router_would_remove() {
+    let problem = refusal(
+        "servers:\n- name: w\n  url: http://127.0.0.1:1/mcp\n  forwardHeaders: [x-forwarded-for]\n",
+    );
+    assert!(problem.contains("forwardHeaders"), "{problem}");
+    let config = parse(
+        "servers:\n- name: w\n  url: http://127.0.0.1:1/mcp\n  forwardHeaders: [cookie, x-api-key]\n",
+    )
+    .expect("valid");
+    assert_eq!(config.servers[0].forward_headers, ["cookie", "x-api-key"]);
 }

@@ -1,6 +1,7 @@
 use super::*;
+use crate::upstream::UpstreamSpec;
 
-use router_config::{BrokerRoute, Limits, RouteTableSettings, ServerRoute};
+use router_config::{BrokerRoute, Limits, RouteTableSettings, RouterConfig, ServerRoute};
 use serde_yaml_ng::Value as Yaml;
 
 const CONFIG: &str = r#"
@@ -51,14 +52,17 @@ fn route_table() -> RouterConfig {
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 10_000,
         },
+        sessions: Default::default(),
+        access: Default::default(),
     };
     let server = ServerRoute {
         name: "weather".to_owned(),
         prefix: "weather_".to_owned(),
         authority: "127.0.0.1:3001".to_owned(),
         path: "/mcp".to_owned(),
-        cluster: Some(UPSTREAM_CLUSTER.to_owned()),
+        cluster: Some(upstream_cluster("weather")),
         forward_authorization: false,
+        forward_headers: Vec::new(),
         tools: vec!["forecast \"quoted\"".to_owned()],
     };
     router_config::build_route_table(settings, vec![server]).config
@@ -90,7 +94,13 @@ fn the_bootstrap_carries_the_configured_addresses_ports_and_paths() {
     let manager = at(listener, "filter_chains/0/filters/0/typed_config");
     let routes = at(manager, "route_config/virtual_hosts/0/routes");
     assert_eq!(at(routes, "1/match/path"), &Yaml::from("/gateway/mcp"));
+    assert_eq!(
+        at(routes, "1/match/headers/0/string_match/exact"),
+        &Yaml::from("initialize")
+    );
     assert_eq!(at(routes, "1/route/cluster"), &Yaml::from("the_broker"));
+    assert_eq!(at(routes, "2/match/path"), &Yaml::from("/gateway/mcp"));
+    assert_eq!(at(routes, "2/route/cluster"), &Yaml::from("the_broker"));
     let source = at(
         manager,
         "http_filters/0/config_discovery/config_source/path_config_source",
@@ -110,17 +120,153 @@ fn the_bootstrap_carries_the_configured_addresses_ports_and_paths() {
     assert_eq!(endpoint["address"], Yaml::from("127.0.0.1"));
     assert_eq!(endpoint["port_value"], Yaml::from(18090));
 
-    let clusters: Vec<&str> = at(&yaml, "static_resources/clusters")
-        .as_sequence()
-        .expect("clusters are a list")
+    // Upstream clusters come from the CDS file beside the route table.
+    assert_eq!(
+        at(&yaml, "dynamic_resources/cds_config/path_config_source/path"),
+        &Yaml::from("/run/mcp/ecds/clusters.json")
+    );
+}
+
+#[test]
+fn the_bootstrap_bounds_clients_and_rate_limits_initialize() {
+    let yaml = bootstrap(
+        "limits: { requestHeadersTimeoutSeconds: 3, requestTimeoutSeconds: 20, maxConnections: 64, initializePerSecond: 7 }\nenvoy: { routeTableFile: /run/ecds/router.json, wasmFile: /opt/mcp_router.wasm }\n",
+    );
+    let manager = at(
+        &yaml,
+        "static_resources/listeners/0/filter_chains/0/filters/0/typed_config",
+    );
+    assert_eq!(manager["request_headers_timeout"], Yaml::from("3s"));
+    assert_eq!(manager["request_timeout"], Yaml::from("20s"));
+    assert_eq!(
+        at(manager, "common_http_protocol_options/headers_with_underscores_action"),
+        &Yaml::from("REJECT_REQUEST")
+    );
+    assert_eq!(
+        at(
+            &yaml,
+            "overload_manager/resource_monitors/0/typed_config/max_active_downstream_connections"
+        ),
+        &Yaml::from(64)
+    );
+    let bucket = at(
+        manager,
+        "route_config/virtual_hosts/0/routes/1/typed_per_filter_config/envoy.filters.http.local_ratelimit/token_bucket",
+    );
+    assert_eq!(bucket["tokens_per_fill"], Yaml::from(7));
+    assert_eq!(bucket["max_tokens"], Yaml::from(14));
+}
+
+#[test]
+fn the_broker_cluster_carries_the_gateway_token_unless_a_mesh_proves_the_caller() {
+    let yaml = bootstrap(CONFIG);
+    let filters = at(
+        &yaml,
+        "static_resources/clusters/0/typed_extension_protocol_options/envoy.extensions.upstreams.http.v3.HttpProtocolOptions/http_filters",
+    );
+    let generic = at(filters, "0/typed_config/credential/typed_config");
+    assert_eq!(generic["header"], Yaml::from("x-mcp-gateway-token"));
+    assert_eq!(at(generic, "credential/name"), &Yaml::from("mcp_gateway_token"));
+    assert_eq!(
+        at(generic, "credential/sds_config/path_config_source/path"),
+        &Yaml::from("/run/mcp/ecds/secrets.json")
+    );
+    assert_eq!(at(filters, "0/typed_config/overwrite"), &Yaml::from(true));
+
+    let mesh = bootstrap(&format!("{CONFIG}routerAuthentication: {{ mode: mesh }}\n"));
+    assert!(
+        at(&mesh, "static_resources/clusters/0/typed_extension_protocol_options")
+            .as_mapping()
+            .is_some_and(|m| m.is_empty()),
+        "no token in mesh mode"
+    );
+}
+
+fn spec(name: &str, url: &str, authorization: Option<&str>) -> UpstreamSpec {
+    UpstreamSpec {
+        name: name.to_owned(),
+        url: url.parse().expect("test URLs parse"),
+        prefix: String::new(),
+        authorization: authorization.map(str::to_owned),
+        forward_authorization: false,
+        forward_headers: Vec::new(),
+    }
+}
+
+#[test]
+fn each_upstream_has_a_cluster_that_injects_its_own_credential() {
+    let config = config(CONFIG);
+    let envoy = config.envoy.clone().expect("envoy section");
+    let weather = spec("weather", "http://127.0.0.1:3001/mcp", Some("Bearer w"));
+    let files = spec("files", "https://files.example/mcp", None);
+    let document = cds_document(&config, &envoy, &[&weather, &files]);
+    let clusters = document["resources"].as_array().expect("a list");
+    assert_eq!(clusters.len(), 2);
+
+    let weather = &clusters[0];
+    assert_eq!(weather["name"], "mcp_upstream_weather");
+    let address = &weather["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"];
+    assert_eq!(address["address"], "127.0.0.1");
+    assert_eq!(address["port_value"], 3001);
+    let options = &weather["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+    let generic = &options["http_filters"][0]["typed_config"]["credential"]["typed_config"];
+    assert_eq!(generic["credential"]["name"], "mcp_credential_weather");
+    assert!(generic.get("header").is_none(), "Authorization, the default");
+    assert!(weather.get("transport_socket").is_none());
+
+    let files = &clusters[1];
+    assert_eq!(files["name"], "mcp_upstream_files");
+    assert_eq!(
+        files["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"],
+        443
+    );
+    assert!(
+        files["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            .get("http_filters")
+            .is_none(),
+        "nothing to inject without a credential"
+    );
+    let tls = &files["transport_socket"]["typed_config"];
+    assert_eq!(tls["sni"], "files.example");
+    assert_eq!(
+        tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+        "files.example"
+    );
+}
+
+#[test]
+fn the_secrets_document_holds_the_token_and_each_credential() {
+    let weather = spec("weather", "http://127.0.0.1:3001/mcp", Some("Bearer w"));
+    let files = spec("files", "https://files.example/mcp", None);
+    let document = sds_document(Some("t0ken"), &[&weather, &files]);
+    let secrets: Vec<(&str, &str)> = document["resources"]
+        .as_array()
+        .expect("a list")
         .iter()
-        .filter_map(|c| c["name"].as_str())
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default(),
+                s["generic_secret"]["secret"]["inline_string"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     assert_eq!(
-        clusters,
-        ["the_broker", UPSTREAM_CLUSTER, UPSTREAM_TLS_CLUSTER],
-        "the clusters route tables name exist"
+        secrets,
+        [("mcp_gateway_token", "t0ken"), ("mcp_credential_weather", "Bearer w")]
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn files_for_envoy_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("secrets.json");
+    assert!(write_if_changed(&path, b"{}").expect("write"));
+    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[test]
@@ -144,7 +290,9 @@ fn a_route_table_file_without_a_directory_is_watched_in_the_current_directory() 
 
 #[test]
 fn a_configuration_without_an_envoy_section_has_no_bootstrap() {
-    let result = render_bootstrap(&config("listen: 127.0.0.1:8090"));
+    let result = render_bootstrap(&config(
+        "listen: 127.0.0.1:8090\nrouterAuthentication: { mode: mesh }",
+    ));
     assert!(
         matches!(result, Err(BootstrapError::NoEnvoySection)),
         "{result:?}"

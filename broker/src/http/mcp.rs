@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use mcp_protocol::identity::Identity;
 use mcp_protocol::message::{self, MessageKind};
-use mcp_protocol::{ErrorCode, headers, methods, versions};
+use mcp_protocol::{ErrorCode, access, headers, methods, versions};
 use serde_json::value::RawValue;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -77,7 +78,7 @@ pub async fn post(
             )
             .into_response();
         };
-        return initialize(&state, id, &body);
+        return initialize(&state, id, &body, &request_headers);
     }
 
     let claims = match session(&state, &request_headers) {
@@ -114,8 +115,14 @@ pub async fn post(
     }
 }
 
-/// `initialize`: agree on a version, mint the gateway session.
-fn initialize(state: &AppState, id: &RawValue, body: &[u8]) -> Response {
+/// `initialize`: agree on a version, mint the gateway session, bound to the
+/// identity of the request.
+fn initialize(
+    state: &AppState,
+    id: &RawValue,
+    body: &[u8],
+    request_headers: &HeaderMap,
+) -> Response {
     let requested = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -133,7 +140,12 @@ fn initialize(state: &AppState, id: &RawValue, body: &[u8]) -> Response {
         .into_response();
     };
     let version = versions::negotiate(&requested);
-    let session_id = state.signer.mint(version);
+    let runtime = state.runtime.load();
+    let identity = identity_of(
+        request_headers,
+        runtime.config.session_binding.identity_header.as_deref(),
+    );
+    let session_id = runtime.signer.mint(version, identity);
     state.metrics.sessions_started.inc();
     tracing::info!(requested, agreed = version, "gateway session started");
     let mut response = rpc::result(
@@ -212,9 +224,16 @@ pub async fn delete(State(state): State<Arc<AppState>>, request_headers: HeaderM
     StatusCode::OK.into_response()
 }
 
+/// Who a request comes from (`mcp_protocol::identity`, the router's rule).
+pub fn identity_of<'h>(request_headers: &'h HeaderMap, identity_header: Option<&str>) -> Identity<'h> {
+    let value = |name: &str| request_headers.get(name).map(HeaderValue::as_bytes);
+    Identity::of_request(identity_header.and_then(value), value(headers::AUTHORIZATION))
+}
+
 /// The request's gateway session: 400 without one (MCP "Session
 /// Management": the server SHOULD answer 400), 404 when it is not one of
-/// ours, expired or ended (the client MUST then start a new session).
+/// ours, expired or ended (the client MUST then start a new session), 403
+/// when another identity opened it.
 fn session(state: &AppState, request_headers: &HeaderMap) -> Result<SessionClaims, RpcFailure> {
     let Some(id) = header_str(request_headers, headers::SESSION_ID) else {
         return Err(RpcFailure::new(
@@ -230,43 +249,60 @@ fn session(state: &AppState, request_headers: &HeaderMap) -> Result<SessionClaim
             format!("Session not found ({reason}); initialize a new session"),
         )
     };
-    let claims = state
+    let runtime = state.runtime.load();
+    let claims = runtime
         .signer
         .verify(id)
         .map_err(|error| not_found(&error.to_string()))?;
     if state.sessions.is_ended(id) {
         return Err(not_found("session ended"));
     }
+    let identity = identity_of(
+        request_headers,
+        runtime.config.session_binding.identity_header.as_deref(),
+    );
+    if !claims.is_bound_to(identity) {
+        return Err(another_identity());
+    }
     Ok(claims)
 }
 
-/// MCP 2025-11-25 "Transports › Security Warning": a present Origin that is
-/// not allowed gets 403 (DNS rebinding). Loopback origins and the configured
-/// ones are allowed; requests without Origin (non-browser clients) pass.
-fn check_origin(state: &AppState, request_headers: &HeaderMap) -> Result<(), RpcFailure> {
-    let Some(origin) = header_str(request_headers, header::ORIGIN.as_str()) else {
-        return Ok(());
-    };
-    let runtime = state.runtime.load();
-    if is_loopback_origin(origin) || runtime.config.allowed_origins.iter().any(|o| o == origin) {
-        return Ok(());
-    }
-    Err(RpcFailure::new(
+/// The refusal of a session opened by another identity.
+pub fn another_identity() -> RpcFailure {
+    RpcFailure::new(
         StatusCode::FORBIDDEN,
-        ErrorCode::InvalidRequest,
-        format!("Forbidden: origin {origin:?} is not allowed (see allowedOrigins)"),
-    ))
+        ErrorCode::Forbidden,
+        "Forbidden: this session was opened by another identity; initialize a session of your own",
+    )
 }
 
-fn is_loopback_origin(origin: &str) -> bool {
-    url::Url::parse(origin).is_ok_and(|url| {
-        matches!(
-            url.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-        )
-    })
+/// MCP 2025-11-25 "Transports › Security Warning": a present Origin that is
+/// not allowed gets 403 (DNS rebinding), and so does a Host the gateway does
+/// not serve. The router applies the same rules (`mcp_protocol::access`)
+/// before anything reaches the broker; the broker checks again for where no
+/// router runs in front of it.
+fn check_origin(state: &AppState, request_headers: &HeaderMap) -> Result<(), RpcFailure> {
+    let runtime = state.runtime.load();
+    let origin = header_str(request_headers, header::ORIGIN.as_str());
+    if !access::origin_allowed(origin, &runtime.config.allowed_origins) {
+        return Err(RpcFailure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!(
+                "Forbidden: origin {:?} is not allowed (see allowedOrigins)",
+                origin.unwrap_or_default()
+            ),
+        ));
+    }
+    let host = header_str(request_headers, header::HOST.as_str()).unwrap_or_default();
+    if !access::host_allowed(host, &runtime.allowed_hosts()) {
+        return Err(RpcFailure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("Forbidden: host {host:?} is not served by this gateway (see allowedHosts)"),
+        ));
+    }
+    Ok(())
 }
 
 fn header_str<'h>(request_headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

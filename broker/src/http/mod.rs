@@ -7,7 +7,12 @@
 //! | `GET /healthz`, `/readyz` | liveness, readiness |
 //! | `GET /status` | upstreams, health, tools, conflicts (JSON) |
 //! | `GET /metrics` | Prometheus metrics |
+//!
+//! The MCP endpoint and the session API answer only the gateway's Envoy
+//! ([`gateway_only`]); health, status and metrics are for operators and
+//! probes, and carry no secrets.
 
+mod gateway_only;
 mod mcp;
 mod rpc;
 mod session_api;
@@ -18,6 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
@@ -32,14 +38,27 @@ pub fn app(state: Arc<AppState>) -> Router {
     let runtime = state.runtime.load();
     let mcp_path = runtime.config.mcp_path.clone();
     let body_limit = runtime.config.limits.max_request_body_bytes as usize;
-    Router::new()
+    // The deadline covers reading the request and making the response's
+    // head; an SSE stream's body goes on after it.
+    let deadline = runtime.config.limits.request_timeout();
+    let gateway = Router::new()
         .route(&mcp_path, post(mcp::post).get(mcp::get).delete(mcp::delete))
         .route(SESSION_API_PATH, post(session_api::post))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gateway_only::require,
+        ));
+    Router::new()
+        .merge(gateway)
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
         .route("/status", get(status::status))
         .route("/metrics", get(status::metrics))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            deadline,
+        ))
         // Handlers log their own failures; `/readyz` answers 503 by design.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)

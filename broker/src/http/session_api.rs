@@ -2,8 +2,10 @@
 //! contract): the upstream session of a gateway session on one upstream,
 //! opened on first use, one handshake however many calls ask at once.
 //!
-//! Internal: it hands out upstream credentials, so only the proxy may reach
-//! it (the local Envoy routes nothing but the MCP path to the broker).
+//! Internal: only the gateway's Envoy may call it ([`super::gateway_only`]).
+//! Every call checks the gateway session as the MCP endpoint does
+//! (signature, expiry, end, identity binding), and the answer carries the
+//! session's expiry, so the router's cache never outlives it.
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use router_config::session_api::{UpstreamSessionRequest, UpstreamSessionResponse
 
 use super::rpc::RpcFailure;
 use crate::metrics::HandshakeLabels;
+use crate::sessions::{Opened, StoreError};
 use crate::state::AppState;
 use crate::upstream::handshake;
 
@@ -47,18 +50,19 @@ pub async fn post(
         )
         .into_response();
     };
-    let claims = match state.signer.verify(gateway) {
-        Ok(claims) if !state.sessions.is_ended(gateway) => claims,
-        _ => {
-            return RpcFailure::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::SessionNotFound,
-                "gateway session not found",
-            )
-            .into_response();
-        }
-    };
     let runtime = state.runtime.load_full();
+    let claims = match runtime.signer.verify(gateway) {
+        Ok(claims) if !state.sessions.is_ended(gateway) => claims,
+        _ => return session_not_found("gateway session not found"),
+    };
+    // The router forwards the headers the client's request identified with.
+    let identity = super::mcp::identity_of(
+        &request_headers,
+        runtime.config.session_binding.identity_header.as_deref(),
+    );
+    if !claims.is_bound_to(identity) {
+        return super::mcp::another_identity().into_response();
+    }
     let Some(spec) = runtime.spec(&request.server).cloned() else {
         return RpcFailure::new(
             StatusCode::BAD_GATEWAY,
@@ -106,31 +110,64 @@ pub async fn post(
             },
         )
         .await;
+    if let Ok(Opened {
+        replaced: Some(replaced),
+        ..
+    }) = &result
+    {
+        // The upstream rejected it; tell it so, in the background.
+        let (http, spec, replaced) = (state.http.clone(), spec.clone(), replaced.clone());
+        tokio::spawn(async move { handshake::close(&http, &spec, &replaced).await });
+    }
     match result {
         // The gateway session ended while its handshake ran: nobody will
         // use or close this upstream session, so close it now.
-        Ok(session) if state.sessions.is_ended(gateway) => {
-            if let Some(id) = &session.session_id {
+        Ok(opened) if state.sessions.is_ended(gateway) => {
+            if let Some(id) = &opened.session.session_id {
                 handshake::close(&state.http, &spec, id).await;
             }
-            RpcFailure::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::SessionNotFound,
-                "gateway session ended",
-            )
-            .into_response()
+            session_not_found("gateway session ended")
         }
-        Ok(session) => Json(UpstreamSessionResponse {
+        Ok(Opened { session, .. }) => Json(UpstreamSessionResponse {
             session_id: session.session_id,
             protocol_version: session.protocol_version,
-            authorization: spec.authorization.clone(),
+            expires_at: claims.expires_at_unix(),
+            // The local Envoy injects credentials itself, from its own
+            // secret: the router never holds them.
+            authorization: if runtime.envoy_injects_credentials() {
+                None
+            } else {
+                spec.authorization.clone()
+            },
         })
         .into_response(),
-        Err(error) => RpcFailure::new(
+        Err(StoreError::Handshake(error)) => RpcFailure::new(
             StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamUnavailable,
             error.to_string(),
         )
         .into_response(),
+        Err(refusal @ StoreError::TooManyHandshakes { .. }) => {
+            tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
+            RpcFailure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::UpstreamUnavailable,
+                refusal.to_string(),
+            )
+            .into_response()
+        }
+        Err(refusal @ StoreError::AtCapacity { .. }) => {
+            tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
+            RpcFailure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::UpstreamUnavailable,
+                refusal.to_string(),
+            )
+            .into_response()
+        }
     }
+}
+
+fn session_not_found(message: &str) -> Response {
+    RpcFailure::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, message).into_response()
 }

@@ -27,21 +27,29 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// A broker with no upstream servers.
 const NO_SERVERS: &str = "listen: 127.0.0.1:8090\n";
 
+/// The test brokers' signer (the key of [`broker`]).
 fn signer() -> SessionSigner {
     SessionSigner::new(b"http tests key".to_vec(), Duration::from_secs(3600))
 }
 
-/// A broker state for the configuration `yaml`. Nothing runs: no discovery,
-/// no publisher; tests drive the catalog themselves.
+/// The gateway token the test brokers expect, as Envoy would add it.
+const GATEWAY_TOKEN: &str = "test-gateway-token";
+
+/// A broker state for the configuration `yaml`, plus the test gateway
+/// token and session key. Nothing runs: no discovery, no publisher; tests
+/// drive the catalog themselves.
 fn broker(yaml: &str) -> Arc<AppState> {
-    let config = GatewayConfig::parse(yaml, Path::new("gateway.yaml"), Path::new("/"))
+    let yaml = format!(
+        "{yaml}\nrouterAuthentication: {{ token: {{ value: {GATEWAY_TOKEN} }} }}\nsessionKey: {{ value: \"http tests key\" }}\n"
+    );
+    let config = GatewayConfig::parse(&yaml, Path::new("gateway.yaml"), Path::new("/"))
         .expect("the test configuration parses");
-    let runtime = crate::supervisor::resolve(config).expect("the test credentials resolve");
+    let runtime = crate::supervisor::resolve(config, None).expect("the test credentials resolve");
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("an HTTP client");
-    Arc::new(AppState::new(runtime, signer(), http))
+    Arc::new(AppState::new(runtime, http))
 }
 
 /// What came back, body read in full.
@@ -114,6 +122,8 @@ fn mcp(method: Method) -> axum::http::request::Builder {
         .uri("/mcp")
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "application/json, text/event-stream")
+        .header(mcp_protocol::headers::X_MCP_GATEWAY_TOKEN, GATEWAY_TOKEN)
+        .header(header::HOST, "127.0.0.1:8080")
 }
 
 /// A POST of `body` to the MCP endpoint within `session`.

@@ -30,7 +30,7 @@ async fn open_as(store: &SessionStore, gateway: &str, server: &str, id: &str) {
         })
         .await
         .expect("an open that succeeds");
-    assert_eq!(opened, session(id));
+    assert_eq!(opened.session, session(id));
 }
 
 /// Asks the store with `stale` and an `open` that answers `id`, counting
@@ -49,6 +49,7 @@ async fn ask(
         })
         .await
         .expect("an open that succeeds")
+        .session
 }
 
 /// Starts `callers` concurrent calls for ("gw", "weather") whose shared
@@ -90,6 +91,11 @@ async fn start_callers(
                         outcome.map_err(TestError)
                     })
                     .await
+                    .map(|opened| opened.session)
+                    .map_err(|error| match error {
+                        StoreError::Handshake(error) => error,
+                        other => panic!("not a handshake error: {other}"),
+                    })
             })
         })
         .collect();
@@ -203,7 +209,8 @@ async fn a_failed_open_stores_nothing_and_the_next_call_tries_again() {
         .upstream_session("gw", "weather", None, || async {
             Err::<UpstreamSession, _>(TestError("connection refused"))
         })
-        .await;
+        .await
+        .map(|opened| opened.session);
     assert_eq!(
         failed.expect_err("the open failed").to_string(),
         "connection refused"
@@ -229,6 +236,25 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
     let store = SessionStore::default();
     let opens = Arc::new(AtomicUsize::new(0));
     ask(&store, None, "up-1", &opens).await;
+    let replaced = store
+        .upstream_session("gw", "other", None, || async { Ok::<_, TestError>(session("o-1")) })
+        .await
+        .expect("opens");
+    assert_eq!(replaced.replaced, None, "nothing was replaced");
+    let opened = store
+        .upstream_session("gw", "other", Some("o-1"), || async {
+            Ok::<_, TestError>(session("o-2"))
+        })
+        .await
+        .expect("replaces");
+    assert_eq!(
+        opened,
+        Opened {
+            session: session("o-2"),
+            replaced: Some("o-1".to_owned())
+        },
+        "the replaced session is handed back to be closed"
+    );
     assert_eq!(
         ask(&store, Some("up-1"), "up-2", &opens).await,
         session("up-2")
@@ -239,7 +265,7 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
         session("up-2"),
         "the replacement is held"
     );
-    assert_eq!(store.upstream_count(), 1);
+    assert_eq!(store.upstream_count(), 2);
 }
 
 #[tokio::test]
@@ -307,7 +333,7 @@ async fn an_ended_session_is_forgotten_once_its_time_is_up() {
 }
 
 #[tokio::test]
-async fn sweep_drops_upstream_sessions_older_than_the_maximum_age() {
+async fn sweep_drops_upstream_sessions_idle_for_longer_than_the_timeout() {
     let store = SessionStore::default();
     open_as(&store, "gw-1", "weather", "a").await;
     open_as(&store, "gw-2", "files", "b").await;
@@ -348,4 +374,59 @@ async fn forget_server_returns_that_servers_ids_and_keeps_the_others() {
         session("up-new"),
         "the next call on the forgotten server opens a new session"
     );
+}
+
+#[tokio::test]
+async fn no_upstream_session_is_opened_beyond_the_total_limit() {
+    let store = SessionStore::new(StoreLimits {
+        max_upstream_sessions: 2,
+        handshakes_per_minute: 6,
+    });
+    open_as(&store, "gw-1", "weather", "a").await;
+    open_as(&store, "gw-2", "weather", "b").await;
+    let refused = store
+        .upstream_session("gw-3", "weather", None, || async {
+            Ok::<_, TestError>(session("c"))
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::AtCapacity { max: 2 })), "{refused:?}");
+    // Held sessions are still served, and ending one makes room.
+    open_as(&store, "gw-1", "weather", "a").await;
+    store.end("gw-2", Duration::from_secs(60));
+    open_as(&store, "gw-3", "weather", "c").await;
+}
+
+#[tokio::test]
+async fn handshakes_per_session_and_server_are_limited_per_minute() {
+    let store = SessionStore::new(StoreLimits {
+        max_upstream_sessions: 100,
+        handshakes_per_minute: 3,
+    });
+    let opens = Arc::new(AtomicUsize::new(0));
+    ask(&store, None, "up-1", &opens).await;
+    ask(&store, Some("up-1"), "up-2", &opens).await;
+    ask(&store, Some("up-2"), "up-3", &opens).await;
+    let refused = store
+        .upstream_session("gw", "weather", Some("up-3"), || async {
+            Ok::<_, TestError>(session("up-4"))
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyHandshakes { per_minute: 3 })),
+        "{refused:?}"
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 3);
+    // Other pairs have budgets of their own.
+    open_as(&store, "gw", "files", "f-1").await;
+}
+
+#[tokio::test]
+async fn ended_sessions_are_remembered_by_digest() {
+    let store = SessionStore::default();
+    for i in 0..100 {
+        store.end(&format!("gw-{i}"), Duration::from_secs(60));
+    }
+    assert_eq!(store.ended_count(), 100);
+    assert!(store.is_ended("gw-7"));
+    assert!(!store.is_ended("gw-100"));
 }

@@ -23,6 +23,7 @@ pub struct UpstreamSpec {
     /// Resolved `Authorization` value, if a credential is configured.
     pub authorization: Option<String>,
     pub forward_authorization: bool,
+    pub forward_headers: Vec<String>,
 }
 
 impl UpstreamSpec {
@@ -33,6 +34,7 @@ impl UpstreamSpec {
             prefix: server.prefix.clone(),
             authorization,
             forward_authorization: server.forward_authorization,
+            forward_headers: server.forward_headers.clone(),
         }
     }
 

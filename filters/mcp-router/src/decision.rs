@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
+use mcp_protocol::identity::Identity;
 use mcp_protocol::message::{self, MessageKind, Params};
-use mcp_protocol::{methods, names, session_id, versions};
+use mcp_protocol::{access, headers, methods, names, session_id, versions};
 use serde_json::value::RawValue;
 
 use crate::rejection::Rejection;
@@ -28,6 +29,45 @@ pub struct RequestHead<'h> {
     pub protocol_version: Option<&'h str>,
     /// `content-length`
     pub content_length: Option<&'h str>,
+    /// `:authority` (the `Host`).
+    pub authority: &'h str,
+    /// `origin`, sent by browsers.
+    pub origin: Option<&'h str>,
+    /// `authorization`, raw.
+    pub authorization: Option<&'h [u8]>,
+    /// The configured identity header (see `SessionSettings::identity_header`), raw.
+    pub identity: Option<&'h [u8]>,
+    /// Which client credential headers the request carries.
+    pub credentials: CredentialHeaders,
+}
+
+impl RequestHead<'_> {
+    /// Who the request comes from (`mcp_protocol::identity`).
+    pub fn identity(&self) -> Identity<'_> {
+        Identity::of_request(self.identity, self.authorization)
+    }
+}
+
+/// A set of [`headers::CLIENT_CREDENTIALS`], by position.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialHeaders(u8);
+
+impl CredentialHeaders {
+    /// Notes header `name` (lower case) if it is a credential header.
+    pub fn note(&mut self, name: &str) {
+        if let Some(index) = headers::CLIENT_CREDENTIALS.iter().position(|h| *h == name) {
+            self.0 |= 1 << index;
+        }
+    }
+
+    /// The credential headers present, in [`headers::CLIENT_CREDENTIALS`] order.
+    pub fn present(self) -> impl Iterator<Item = &'static str> {
+        headers::CLIENT_CREDENTIALS
+            .iter()
+            .enumerate()
+            .filter(move |(index, _)| self.0 & (1 << index) != 0)
+            .map(|(_, name)| *name)
+    }
 }
 
 /// Decision taken on the request headers.
@@ -81,6 +121,17 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
         .map_or(head.path, |(path, _)| path);
     if path != table.mcp_path() {
         return HeadDecision::NotMcp;
+    }
+    let rules = &table.config().access;
+    if !access::origin_allowed(head.origin, &rules.allowed_origins) {
+        return HeadDecision::Reject(Rejection::OriginNotAllowed {
+            origin: shortened(head.origin.unwrap_or_default()),
+        });
+    }
+    if !access::host_allowed(head.authority, &rules.allowed_hosts) {
+        return HeadDecision::Reject(Rejection::HostNotAllowed {
+            host: shortened(head.authority),
+        });
     }
     if let Some(id) = head.session_id
         && !session_id::is_valid(id.as_bytes())
@@ -212,6 +263,11 @@ pub fn on_request_body<'b>(
         gateway_session: gateway_session.to_owned(),
         id: id.to_owned(),
     })
+}
+
+/// Client text echoed in an error message, cut to 128 characters.
+fn shortened(text: &str) -> String {
+    text.chars().take(128).collect()
 }
 
 /// Method names are copied into `x-mcp-method`: 1 to 128 visible ASCII

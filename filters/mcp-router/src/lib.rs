@@ -10,8 +10,11 @@
 //!   pass to the broker, route to an upstream, or reject;
 //! - [`rejection`] maps every refusal to an HTTP status and a JSON-RPC error;
 //! - [`splice`] rewrites the tool name in the body without re-serialising it;
-//! - [`session_cache`] encodes upstream sessions kept in proxy-wasm shared data;
-//! - [`upstream`] reads the broker's session API answers and upstream statuses;
+//! - [`plan`] turns a routed call into the header and body changes to make;
+//! - [`session_cache`] keeps upstream sessions in a bounded table of
+//!   proxy-wasm shared-data slots, and decides a call from its record;
+//! - [`upstream`] writes the broker's session API calls and reads its answers;
+//! - [`response`] judges the responses of routed calls and of `DELETE`;
 //! - `filter` (wasm only) moves bytes between Envoy and the core.
 //!
 //! Nothing in the core panics on any input: every path returns a value.
@@ -19,7 +22,9 @@
 pub mod decision;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
+pub mod plan;
 pub mod rejection;
+pub mod response;
 pub mod session_cache;
 pub mod splice;
 pub mod table;

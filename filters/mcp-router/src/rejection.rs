@@ -38,6 +38,13 @@ pub enum Rejection {
     UnsupportedProtocolVersion { version: String },
     /// The broker does not know the gateway session (unknown, expired, ended).
     SessionNotFound,
+    /// The gateway session was opened by another identity (MCP "Security
+    /// Best Practices › Session Hijacking").
+    SessionOfAnotherIdentity,
+    /// A browser `Origin` the gateway does not serve (DNS rebinding guard).
+    OriginNotAllowed { origin: String },
+    /// A `Host` the gateway does not serve (DNS rebinding guard).
+    HostNotAllowed { host: String },
     /// The upstream could not be reached, or its session could not be made.
     UpstreamUnavailable { server: String, detail: String },
     /// A bug in the router; logged where it happens.
@@ -130,6 +137,27 @@ impl Rejection {
                     "Session not found: the gateway session is unknown or has ended; initialize a new one",
                 ),
             ),
+            SessionOfAnotherIdentity => (
+                403,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    "Forbidden: this session was opened by another identity; initialize a session of your own",
+                ),
+            ),
+            OriginNotAllowed { origin } => (
+                403,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    format!("Forbidden: origin {origin:?} is not allowed (see allowedOrigins)"),
+                ),
+            ),
+            HostNotAllowed { host } => (
+                403,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    format!("Forbidden: host {host:?} is not served by this gateway (see allowedHosts)"),
+                ),
+            ),
             UpstreamUnavailable { server, detail } => (
                 200,
                 RpcError::new(
@@ -179,6 +207,9 @@ impl Rejection {
             MissingSession | MalformedSession => "bad_session_header",
             UnsupportedProtocolVersion { .. } => "unsupported_protocol_version",
             SessionNotFound => "session_not_found",
+            SessionOfAnotherIdentity => "session_of_another_identity",
+            OriginNotAllowed { .. } => "origin_not_allowed",
+            HostNotAllowed { .. } => "host_not_allowed",
             UpstreamUnavailable { .. } => "upstream_unavailable",
             UpstreamSessionLost { .. } => "upstream_session_lost",
             Internal { .. } => "internal",

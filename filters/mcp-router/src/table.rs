@@ -19,6 +19,8 @@ pub struct RouteTable {
     exact: HashMap<String, (usize, usize), FixedState>,
     /// (prefix, server index) for servers with a prefix, longest first.
     prefixes: Vec<(String, usize)>,
+    /// Slots of the session cache (a power of two).
+    cache_slots: u32,
 }
 
 /// Where one tool call goes.
@@ -56,6 +58,7 @@ impl RouteTable {
         // Longest prefix first, so "a_b_" wins over "a_" for "a_b_tool".
         prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
         RouteTable {
+            cache_slots: crate::session_cache::slot_count(config.sessions.cache_slots),
             config,
             exact,
             prefixes,
@@ -106,6 +109,11 @@ impl RouteTable {
 
     pub fn servers(&self) -> &[ServerRoute] {
         &self.config.servers
+    }
+
+    /// Slots of the session cache in shared data (a power of two).
+    pub fn cache_slots(&self) -> u32 {
+        self.cache_slots
     }
 
     /// Number of tools routed by exact name.

@@ -1,5 +1,5 @@
-//! The router's side of upstream sessions: reading the broker's session API
-//! answers and judging upstream responses. Pure functions.
+//! The router's side of the broker's session API: the request it sends and
+//! how it reads the answer. Pure functions.
 
 use router_config::session_api::{UpstreamSessionRequest, UpstreamSessionResponse};
 
@@ -43,6 +43,11 @@ pub fn read_session_response(
             )),
         },
         Some(404) => Err(Rejection::SessionNotFound),
+        Some(403) => Err(Rejection::SessionOfAnotherIdentity),
+        Some(401) => Err(unavailable(
+            "the gateway broker refused the proxy's gateway token (Envoy and broker disagree on it)"
+                .to_owned(),
+        )),
         Some(status) => Err(unavailable(
             broker_error_message(body)
                 .unwrap_or_else(|| format!("the gateway broker answered HTTP {status}")),
@@ -67,24 +72,6 @@ fn broker_error_message(body: &[u8]) -> Option<String> {
     Some(message.chars().take(512).collect())
 }
 
-/// Whether an upstream's HTTP status to a routed call means it no longer
-/// knows the session the router sent. 404 is what MCP prescribes ("Session
-/// Management"); 400 is what widespread servers answer for an unknown
-/// session (the TypeScript SDK's example apps, server-everything). Treating
-/// 400 alike costs at most one extra upstream handshake per such response.
-pub fn is_session_lost(status: u32, sent_session: bool) -> bool {
-    sent_session && matches!(status, 400 | 404)
-}
-
-/// Whether a routed call's response status means the upstream could not
-/// be reached or did not answer: Envoy's own 502/503/504 (connection
-/// failure, reset, timeout) or the same from the upstream. The router turns
-/// these into a JSON-RPC error, since several MCP SDKs drop the whole
-/// connection on a non-2xx status.
-pub fn is_unreachable(status: u32) -> bool {
-    matches!(status, 502..=504)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,11 +81,12 @@ mod tests {
         let session = read_session_response(
             "w",
             Some(200),
-            br#"{"sessionId":"up-1","protocolVersion":"2025-06-18"}"#,
+            br#"{"sessionId":"up-1","protocolVersion":"2025-06-18","expiresAt":99}"#,
         )
         .expect("session");
         assert_eq!(session.session_id.as_deref(), Some("up-1"));
         assert_eq!(session.authorization, None);
+        assert_eq!(session.expires_at, 99);
     }
 
     #[test]
@@ -122,6 +110,14 @@ mod tests {
             read_session_response("w", Some(503), b"<html>"),
             Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("HTTP 503")
         ));
+        assert_eq!(
+            read_session_response("w", Some(403), b"{}"),
+            Err(Rejection::SessionOfAnotherIdentity)
+        );
+        assert!(matches!(
+            read_session_response("w", Some(401), b"{}"),
+            Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("gateway token")
+        ));
         assert!(matches!(
             read_session_response("w", None, b""),
             Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("did not answer")
@@ -130,21 +126,6 @@ mod tests {
             read_session_response("w", Some(200), br#"{"sessionId":"a\nb","protocolVersion":"x"}"#),
             Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("unreadable")
         ));
-    }
-
-    #[test]
-    fn only_400_and_404_after_sending_a_session_mean_it_was_lost() {
-        assert!(is_session_lost(404, true));
-        assert!(is_session_lost(400, true));
-        assert!(!is_session_lost(404, false));
-        assert!(!is_session_lost(200, true));
-        assert!(!is_session_lost(500, true));
-    }
-
-    #[test]
-    fn gateway_errors_and_timeouts_mean_unreachable() {
-        assert!(is_unreachable(502) && is_unreachable(503) && is_unreachable(504));
-        assert!(!is_unreachable(500) && !is_unreachable(200) && !is_unreachable(404));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mcp_protocol::names;
+use mcp_protocol::{headers, names};
 
-use crate::types::{BrokerRoute, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute};
+use crate::types::{
+    AccessRules, BrokerRoute, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute, SessionSettings,
+};
 
 /// The parts of a route table that do not come from upstream servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +14,8 @@ pub struct RouteTableSettings {
     pub mcp_path: String,
     pub limits: Limits,
     pub broker: BrokerRoute,
+    pub sessions: SessionSettings,
+    pub access: AccessRules,
 }
 
 /// A built route table and what the builder had to leave out of it.
@@ -180,6 +184,8 @@ pub fn build_route_table(
             mcp_path: settings.mcp_path,
             limits: settings.limits,
             broker: settings.broker,
+            sessions: settings.sessions,
+            access: settings.access,
             servers,
         },
         issues,
@@ -209,6 +215,16 @@ fn validate_server(server: &ServerRoute) -> Result<(), String> {
         return Err(format!(
             "path {:?} must start with '/' and hold no spaces or control characters",
             server.path
+        ));
+    }
+    if let Some(header) = server
+        .forward_headers
+        .iter()
+        .find(|h| *h == headers::AUTHORIZATION || !headers::CLIENT_CREDENTIALS.contains(&h.as_str()))
+    {
+        return Err(format!(
+            "forwardHeaders entry {header:?} is not one of the credential headers the router removes ({}; authorization has its own switch)",
+            headers::CLIENT_CREDENTIALS[1..].join(", ")
         ));
     }
     if let Some(cluster) = &server.cluster

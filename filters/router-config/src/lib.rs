@@ -13,5 +13,6 @@ mod types;
 
 pub use builder::{BuildIssue, RouteTableBuild, RouteTableSettings, build_route_table};
 pub use types::{
-    BrokerRoute, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION, ServerRoute,
+    AccessRules, BrokerRoute, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION,
+    ServerRoute, SessionSettings,
 };

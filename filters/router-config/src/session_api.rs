@@ -1,8 +1,12 @@
 //! The broker's upstream-session API: the one call the router makes.
 //!
 //! `POST {BrokerRoute::session_path}` with header `x-mcp-gateway-session:
-//! <gateway session id>` and body [`UpstreamSessionRequest`]. The broker
-//! validates the gateway session, performs the upstream `initialize` +
+//! <gateway session id>`, the client's identity headers (`authorization`,
+//! and the configured identity header, as the client's request carried
+//! them: see `mcp_protocol::identity`) and body [`UpstreamSessionRequest`].
+//! Envoy adds `x-mcp-gateway-token` on the way (the broker refuses calls
+//! without it). The broker validates the gateway session (signature,
+//! expiry, end, identity binding), performs the upstream `initialize` +
 //! `notifications/initialized` handshake once per (gateway session, server)
 //! (concurrent first calls share it) and answers:
 //!
@@ -10,8 +14,12 @@
 //! |---|---|---|
 //! | 200 | [`UpstreamSessionResponse`] | use this upstream session |
 //! | 400 | JSON-RPC error | malformed call (router bug) |
+//! | 401 | JSON-RPC error | not from the gateway's Envoy (no or wrong gateway token) |
+//! | 403 | JSON-RPC error | the gateway session belongs to another identity |
 //! | 404 | JSON-RPC error | gateway session unknown, expired or ended |
+//! | 429 | JSON-RPC error | too many upstream handshakes for this session |
 //! | 502 | JSON-RPC error | the upstream handshake failed or the server is unknown/down |
+//! | 503 | JSON-RPC error | the broker holds as many upstream sessions as it may |
 
 use serde::{Deserialize, Serialize};
 
@@ -39,9 +47,15 @@ pub struct UpstreamSessionResponse {
     /// The protocol version the upstream agreed to in `initialize`; the
     /// router sends it as `MCP-Protocol-Version`.
     pub protocol_version: String,
+    /// When the gateway session expires, Unix seconds: the router stops
+    /// using the cached session then, whatever else it knows.
+    #[serde(default)]
+    pub expires_at: u64,
     /// `Authorization` value to send to this upstream (the server's
-    /// configured credential), if any. Credentials travel this way, not in
-    /// the route table, so they never appear in plugin configuration.
+    /// configured credential), if any, where Envoy does not inject it
+    /// itself (the local Envoy does, from its own secret, and the broker
+    /// then leaves this out). Credentials never travel in the route table,
+    /// so they never appear in plugin configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
 }

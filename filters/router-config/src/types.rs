@@ -27,6 +27,12 @@ pub struct RouterConfig {
     pub limits: Limits,
     /// How the router reaches the broker's session API.
     pub broker: BrokerRoute,
+    /// How the router checks gateway sessions and caches upstream sessions.
+    #[serde(default)]
+    pub sessions: SessionSettings,
+    /// Which browser origins and hosts may use the MCP endpoint.
+    #[serde(default)]
+    pub access: AccessRules,
     /// Upstream servers, in priority order (the first one listed wins a
     /// name conflict).
     #[serde(default)]
@@ -49,6 +55,60 @@ impl Default for Limits {
             max_request_body_bytes: default_max_request_body_bytes(),
         }
     }
+}
+
+/// Gateway sessions as the router checks them on every routed call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSettings {
+    /// Identifies the key that signs gateway session ids (a fingerprint of
+    /// it, never the key). The router ignores cached sessions verified
+    /// under another key, so a new key ends every session at once.
+    #[serde(default)]
+    pub key_id: String,
+    /// Seconds a cached upstream session is used before the router asks the
+    /// broker again, which re-checks the gateway session (ended on another
+    /// replica, expired) and keeps the broker's record of it alive.
+    /// Default 60.
+    #[serde(default = "default_revalidate_seconds")]
+    pub revalidate_seconds: u32,
+    /// Slots of the router's upstream-session cache in proxy-wasm shared
+    /// data, rounded up to a power of two: its size is bounded whatever the
+    /// number of sessions. Default 16384 (about 5 MB at most).
+    #[serde(default = "default_cache_slots")]
+    pub cache_slots: u32,
+    /// The request header that carries the identity the authentication
+    /// layer established (e.g. a JWT claim Envoy's `jwt_authn` copies into
+    /// a header). Absent: a session is bound to the `Authorization` value
+    /// that opened it. See `mcp_protocol::identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_header: Option<String>,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            key_id: String::new(),
+            revalidate_seconds: default_revalidate_seconds(),
+            cache_slots: default_cache_slots(),
+            identity_header: None,
+        }
+    }
+}
+
+/// The DNS-rebinding guard (MCP "Transports › Security Warning"), applied
+/// by the router to every request on the MCP path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRules {
+    /// Browser origins allowed besides loopback ones (`scheme://host[:port]`).
+    /// A request with another `Origin` is answered `403`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// `Host` values the gateway answers to (`host` for any port,
+    /// `host:port` for one); loopback hosts always pass. Empty: any host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The broker, as seen from inside the proxy.
@@ -95,6 +155,13 @@ pub struct ServerRoute {
     /// Practices › Token Passthrough").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forward_authorization: bool,
+    /// Other client credential headers this server receives (lower case,
+    /// from `mcp_protocol::headers::CLIENT_CREDENTIALS`: `cookie`,
+    /// `x-api-key`, ...). Every credential header not listed, and
+    /// `Authorization` unless `forward_authorization`, is removed from
+    /// calls routed to this server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
     /// Upstream names of the tools routed to this server. Each is exposed to
     /// clients as `prefix + name`.
     #[serde(default)]
@@ -186,4 +253,12 @@ fn default_session_path() -> String {
 
 fn default_session_timeout_ms() -> u32 {
     10_000
+}
+
+fn default_revalidate_seconds() -> u32 {
+    60
+}
+
+fn default_cache_slots() -> u32 {
+    16_384
 }

@@ -85,7 +85,7 @@ async fn a_request_without_a_session_is_a_bad_request() {
 async fn a_forged_or_foreign_session_is_not_found() {
     let state = broker(NO_SERVERS);
     let foreign = SessionSigner::new(b"another broker".to_vec(), Duration::from_secs(3600))
-        .mint("2025-06-18");
+        .mint("2025-06-18", mcp_protocol::identity::Identity::Anonymous);
     for session in ["forged-session", foreign.as_str()] {
         let reply = send(&state, post(Some(session), call(json!(4), "ping"))).await;
         reply.assert_rpc_error(StatusCode::NOT_FOUND, -32001, json!(4));
@@ -228,6 +228,7 @@ async fn get_without_accepting_an_event_stream_is_not_acceptable() {
     let state = broker(NO_SERVERS);
     let session = start_session(&state, "2025-06-18").await;
     let request = Request::get("/mcp")
+        .header(mcp_protocol::headers::X_MCP_GATEWAY_TOKEN, GATEWAY_TOKEN)
         .header(SESSION_ID, &session)
         .header(header::ACCEPT, "application/json")
         .body(Body::empty())
@@ -239,7 +240,7 @@ async fn get_without_accepting_an_event_stream_is_not_acceptable() {
 #[tokio::test]
 async fn get_without_a_session_is_a_bad_request() {
     let state = broker(NO_SERVERS);
-    let request = Request::get("/mcp")
+    let request = mcp(Method::GET)
         .header(header::ACCEPT, "text/event-stream")
         .body(Body::empty())
         .expect("a valid request");
@@ -252,7 +253,7 @@ async fn get_opens_a_stream_that_announces_tool_list_changes() {
         "servers:\n- { name: weather, url: \"http://127.0.0.1:9/mcp\", prefix: weather_ }\n",
     );
     let session = start_session(&state, "2025-06-18").await;
-    let request = Request::get("/mcp")
+    let request = mcp(Method::GET)
         .header(SESSION_ID, &session)
         .header(header::ACCEPT, "text/event-stream")
         .body(Body::empty())
@@ -299,7 +300,7 @@ async fn a_foreign_origin_is_forbidden() {
             .body(Body::from(initialize_body("2025-06-18")))
             .expect("a valid request");
         let reply = send(&state, request).await;
-        reply.assert_rpc_error(StatusCode::FORBIDDEN, -32600, Value::Null);
+        reply.assert_rpc_error(StatusCode::FORBIDDEN, -32003, Value::Null);
         assert_eq!(reply.header(SESSION_ID), None, "{origin}");
     }
 }

@@ -121,8 +121,9 @@ fn broker_of(url: &str) -> Arc<AppState> {
 
 /// A session API call for `server`, as the router makes it.
 fn session_api(gateway: Option<&str>, body: Value) -> Request<Body> {
-    let mut request =
-        Request::post(SESSION_API_PATH).header(header::CONTENT_TYPE, "application/json");
+    let mut request = Request::post(SESSION_API_PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(mcp_protocol::headers::X_MCP_GATEWAY_TOKEN, GATEWAY_TOKEN);
     if let Some(gateway) = gateway {
         request = request.header(mcp_protocol::headers::X_MCP_GATEWAY_SESSION, gateway);
     }
@@ -204,6 +205,7 @@ async fn the_first_call_opens_an_upstream_session_that_later_calls_share() {
             session_api(Some(&session), json!({ "server": "weather" })),
         )
     });
+    let expires = state.signer().verify(&session).expect("valid").expires_at_unix();
     for reply in futures::future::join_all(calls).await {
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         assert_eq!(
@@ -211,6 +213,7 @@ async fn the_first_call_opens_an_upstream_session_that_later_calls_share() {
             json!({
                 "sessionId": "up-1",
                 "protocolVersion": "2025-06-18",
+                "expiresAt": expires,
                 "authorization": "Bearer upstream-secret"
             }),
             "the router gets the session, the agreed version and the credential"
@@ -321,4 +324,106 @@ async fn ending_a_gateway_session_closes_its_upstream_sessions() {
         ))
     );
     assert_eq!(state.sessions.upstream_count(), 0);
+}
+
+#[tokio::test]
+async fn only_requests_carrying_the_gateway_token_are_served() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    for token in [None, Some("wrong-token"), Some("test-gateway-tokeN")] {
+        let mut call = Request::post(SESSION_API_PATH)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(mcp_protocol::headers::X_MCP_GATEWAY_SESSION, &session);
+        let mut ping = Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(SESSION_ID, &session);
+        if let Some(token) = token {
+            call = call.header(mcp_protocol::headers::X_MCP_GATEWAY_TOKEN, token);
+            ping = ping.header(mcp_protocol::headers::X_MCP_GATEWAY_TOKEN, token);
+        }
+        let call = call
+            .body(Body::from(json!({ "server": "weather" }).to_string()))
+            .expect("a valid request");
+        let ping = ping
+            .body(Body::from(call_body(7)))
+            .expect("a valid request");
+        send(&state, call)
+            .await
+            .assert_rpc_error(StatusCode::UNAUTHORIZED, -32600, Value::Null);
+        send(&state, ping)
+            .await
+            .assert_rpc_error(StatusCode::UNAUTHORIZED, -32600, Value::Null);
+    }
+    // Status stays open to operators and probes.
+    let status = Request::get("/status").body(Body::empty()).expect("request");
+    assert_eq!(send(&state, status).await.status, StatusCode::OK);
+}
+
+fn call_body(id: u64) -> String {
+    json!({ "jsonrpc": "2.0", "id": id, "method": "ping" }).to_string()
+}
+
+#[tokio::test]
+async fn a_session_opened_by_one_identity_is_refused_to_another() {
+    let upstream = Arc::new(Upstream::default());
+    let state = broker_of(&serve(upstream.clone()).await);
+    let opened = send(
+        &state,
+        mcp(Method::POST)
+            .header(header::AUTHORIZATION, "Bearer alice")
+            .body(Body::from(initialize_body("2025-06-18")))
+            .expect("a valid request"),
+    )
+    .await;
+    let session = opened.header(SESSION_ID).expect("a session").to_owned();
+    let as_identity = |authorization: Option<&str>| {
+        let mut request = session_api(Some(&session), json!({ "server": "weather" }));
+        if let Some(value) = authorization {
+            request.headers_mut().insert(
+                header::AUTHORIZATION,
+                value.parse().expect("a header value"),
+            );
+        }
+        request
+    };
+    for other in [Some("Bearer mallory"), None] {
+        send(&state, as_identity(other))
+            .await
+            .assert_rpc_error(StatusCode::FORBIDDEN, -32003, Value::Null);
+        let ping = mcp(Method::POST).header(SESSION_ID, &session);
+        let ping = match other {
+            Some(value) => ping.header(header::AUTHORIZATION, value),
+            None => ping,
+        };
+        let reply = send(&state, ping.body(Body::from(call_body(8))).expect("request")).await;
+        reply.assert_rpc_error(StatusCode::FORBIDDEN, -32003, json!(8));
+    }
+    assert_eq!(send(&state, as_identity(Some("Bearer alice"))).await.status, StatusCode::OK);
+    assert_eq!(upstream.seen().len(), 2, "no handshake for the refused calls");
+}
+
+#[tokio::test]
+async fn where_envoy_injects_credentials_the_router_never_gets_them() {
+    let upstream = Arc::new(Upstream::default());
+    let url = serve(upstream.clone()).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state = broker(&format!(
+        "envoy: {{ routeTableFile: {}/ecds/router.json, wasmFile: /opt/mcp_router.wasm }}\nservers:\n- name: weather\n  url: {url}\n  credential: {{ value: \"Bearer upstream-secret\" }}\n",
+        dir.path().display()
+    ));
+    let session = start_session(&state, "2025-06-18").await;
+    let reply = send(
+        &state,
+        session_api(Some(&session), json!({ "server": "weather" })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(reply.json().get("authorization").is_none(), "{}", reply.json());
+    // The broker's own handshake still carries it.
+    assert!(
+        upstream
+            .seen()
+            .iter()
+            .all(|(_, authorization, _)| authorization.as_deref() == Some("Bearer upstream-secret"))
+    );
 }

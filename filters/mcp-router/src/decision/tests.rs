@@ -32,6 +32,17 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
         session_id: header("mcp-session-id"),
         protocol_version: header("mcp-protocol-version"),
         content_length: header("content-length"),
+        authority: header(":authority").unwrap_or("gateway.local"),
+        origin: header("origin"),
+        authorization: header("authorization").map(str::as_bytes),
+        identity: None,
+        credentials: {
+            let mut present = CredentialHeaders::default();
+            for name in request.headers.keys() {
+                present.note(name);
+            }
+            present
+        },
     };
     let reply = |rejection: Rejection, id: Option<&RawValue>| {
         let reply = rejection.reply(id);

@@ -1,29 +1,36 @@
 //! The per-request context: applies the core's decisions to one request.
 //!
-//! Flow (DESIGN.md, "The request path"):
-//! headers → [`decision::on_request_head`] → buffer the body (Pause) →
-//! at its end, or at the trailers, [`decision::on_request_body`] → broker
-//! (Continue) | local reply | routed call → session from shared data →
-//! apply and Continue, or on a miss `dispatch_http_call` to the broker →
-//! Pause → `on_http_call_response` → apply and `resume_http_request`. On
-//! the response: map the upstream session id back to the gateway's, or
-//! reset a lost session.
+//! Flow (docs/architecture.md, "The request path"): headers →
+//! [`decision::on_request_head`] → buffer the body (Pause) → at its end, or
+//! at the trailers, [`decision::on_request_body`] → broker (Continue) |
+//! local reply | routed call → [`plan::route_plan`] applied → the pair's
+//! record from the session cache → [`session_cache::decide`]: route now,
+//! refuse, or `dispatch_http_call` to the broker → Pause →
+//! `on_http_call_response` → record cached, route, `resume_http_request`.
+//! On the response: [`response::on_routed_headers`] (session id mapped
+//! back, lost session reset, unreachable upstream answered), and a
+//! `DELETE` the broker confirmed marks the session's records ended.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use mcp_protocol::{headers, methods};
+use mcp_protocol::headers;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 use router_config::session_api::UpstreamSessionResponse;
 use serde_json::value::RawValue;
 
+use super::cache;
 use super::host::{self, log_failure};
 use super::metrics::Metrics;
-use crate::decision::{self, BodyDecision, HeadDecision, RequestHead, RoutedCall};
+use crate::decision::{
+    self, BodyDecision, CredentialHeaders, HeadDecision, RequestHead, RoutedCall,
+};
+use crate::plan::{self, HeaderOp};
 use crate::rejection::Rejection;
-use crate::session_cache::{self, CachedSession};
+use crate::response::{self, RoutedVerdict};
+use crate::session_cache::{self, Lookup, RecordState};
 use crate::table::RouteTable;
 use crate::upstream;
 
@@ -39,28 +46,42 @@ pub struct McpHttp {
 struct OwnedHead {
     method: String,
     path: String,
+    authority: String,
     session_id: Option<String>,
     protocol_version: Option<String>,
     content_length: Option<String>,
+    origin: Option<String>,
+    authorization: Option<String>,
+    identity: Option<String>,
+    credentials: CredentialHeaders,
 }
 
 impl OwnedHead {
     /// Picks the headers the core reads out of the full header list (one
     /// host call for all of them). Values that are not UTF-8 count as
-    /// absent: every value the router reads is ASCII when valid. A repeated
-    /// header keeps its first value, as a single-header lookup would.
-    fn from_pairs(pairs: Vec<(String, Vec<u8>)>) -> Self {
+    /// absent: every value the router reads is ASCII when valid (the broker
+    /// applies the same rule to identities). A repeated header keeps its
+    /// first value, as a single-header lookup would.
+    fn from_pairs(pairs: Vec<(String, Vec<u8>)>, identity_header: Option<&str>) -> Self {
         let mut head = OwnedHead::default();
         for (name, value) in pairs {
+            head.credentials.note(&name);
             let Ok(value) = String::from_utf8(value) else {
                 continue;
             };
+            if identity_header == Some(name.as_str()) {
+                _ = head.identity.get_or_insert(value);
+                continue;
+            }
             match name.as_str() {
                 ":method" => head.method = value,
                 ":path" => head.path = value,
+                headers::AUTHORITY => head.authority = value,
                 headers::SESSION_ID => _ = head.session_id.get_or_insert(value),
                 headers::PROTOCOL_VERSION => _ = head.protocol_version.get_or_insert(value),
                 "content-length" => _ = head.content_length.get_or_insert(value),
+                headers::ORIGIN => _ = head.origin.get_or_insert(value),
+                headers::AUTHORIZATION => _ = head.authorization.get_or_insert(value),
                 _ => {}
             }
         }
@@ -74,6 +95,11 @@ impl OwnedHead {
             session_id: self.session_id.as_deref(),
             protocol_version: self.protocol_version.as_deref(),
             content_length: self.content_length.as_deref(),
+            authority: &self.authority,
+            origin: self.origin.as_deref(),
+            authorization: self.authorization.as_deref().map(str::as_bytes),
+            identity: self.identity.as_deref().map(str::as_bytes),
+            credentials: self.credentials,
         }
     }
 }
@@ -85,14 +111,33 @@ enum State {
     Buffering,
     /// Waiting for the broker's session API; the request is paused.
     AwaitingSession { token: u32, call: RoutedCall },
-    /// Sent to an upstream with this session.
+    /// Sent to an upstream with this session; `classifying` while a `400`
+    /// is held to read its body.
     Routed {
         call: RoutedCall,
         upstream_session: Option<String>,
+        classifying: bool,
     },
-    /// Sent to the broker; a `DELETE` clears this session's cached
-    /// upstream sessions once the broker confirms.
+    /// Sent to the broker; a `DELETE` it confirms ends this session.
     Broker { ending_session: Option<String> },
+}
+
+/// The host's clock, Unix seconds (0 if the host has none: every record
+/// then reads as current, and the broker still decides on misses).
+fn now() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn apply(ops: Vec<HeaderOp>) {
+    for op in ops {
+        match op {
+            HeaderOp::Set(name, value) => host::set_request_header(name, Some(&value)),
+            HeaderOp::Remove(name) => host::remove_request_header(name),
+        }
+    }
 }
 
 impl McpHttp {
@@ -126,8 +171,8 @@ impl McpHttp {
         Action::Pause
     }
 
-    /// Routes a decided `tools/call`: splices the body and sets the headers
-    /// that do not depend on the upstream session, then finds the session.
+    /// Routes a decided `tools/call`: applies its plan, then finds its
+    /// upstream session in the cache or asks the broker for it.
     fn route(&mut self, table: &RouteTable, call: RoutedCall, body: &[u8]) -> Action {
         let Some(server) = table.servers().get(call.server_index) else {
             return self.reply(
@@ -135,55 +180,69 @@ impl McpHttp {
                 Some(&call.id),
             );
         };
-        if let Some(splice) = &call.splice {
-            let Some(new_body) = splice.apply(body) else {
-                return self.reply(&internal("tool name span outside the body"), Some(&call.id));
-            };
+        let plan = match plan::route_plan(server, &call, &self.head.view(), body) {
+            Ok(plan) => plan,
+            Err(rejection) => return self.reply(&rejection, Some(&call.id)),
+        };
+        if let Some(new_body) = &plan.body {
             log_failure(
                 "replace request body",
-                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), &new_body),
+                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), new_body),
             );
-            if self.head.content_length.is_some() {
-                host::set_request_header("content-length", Some(&new_body.len().to_string()));
-            }
         }
-        host::set_request_header(":authority", Some(&server.authority));
-        host::set_request_header(":path", Some(&server.path));
-        host::set_request_header(headers::X_MCP_METHOD, Some(methods::TOOLS_CALL));
-        host::set_request_header(headers::X_MCP_SERVERNAME, Some(&server.name));
-        host::set_request_header(headers::X_MCP_TOOLNAME, Some(&call.upstream_name));
-        if let Some(cluster) = &server.cluster {
-            host::set_request_header(headers::X_MCP_CLUSTER, Some(cluster));
-        }
-        if !server.forward_authorization {
-            host::set_request_header("authorization", None);
-        }
+        apply(plan.headers);
 
-        let key = session_cache::key(&server.name, &call.gateway_session);
-        let stale = match hostcalls::get_shared_data(&key) {
-            Ok((Some(value), _)) => match CachedSession::decode(&value) {
-                Some(CachedSession::Live(session)) => {
-                    Metrics::inc(self.metrics.session_cache_hit);
-                    self.apply_session(call, &session);
-                    return Action::Continue;
-                }
-                Some(CachedSession::Stale { session_id }) => Some(session_id),
-                None => None,
-            },
-            _ => None,
+        let now = now();
+        let sessions = &table.config().sessions;
+        let binding = session_cache::binding_hash(&sessions.key_id, self.head.view().identity());
+        let found = cache::find(table, &server.name, &call.gateway_session);
+        let stale = match session_cache::decide(
+            found.as_ref().map(|f| &f.record),
+            now,
+            &sessions.key_id,
+            binding,
+        ) {
+            Lookup::Hit(session) => {
+                Metrics::inc(self.metrics.session_cache_hit);
+                self.apply_session(call, &session);
+                return Action::Continue;
+            }
+            Lookup::Refuse(rejection) => {
+                Metrics::inc(self.metrics.session_cache_hit);
+                return self.reply(&rejection, Some(&call.id));
+            }
+            Lookup::AskBroker { stale } => stale,
         };
         Metrics::inc(self.metrics.session_cache_miss);
+        self.ask_broker(table, call, stale.as_deref())
+    }
+
+    /// One session API call for the routed call; the request waits.
+    fn ask_broker(&mut self, table: &RouteTable, call: RoutedCall, stale: Option<&str>) -> Action {
+        let server = self.server_name(call.server_index);
         let broker = table.broker();
-        let request_body = upstream::session_request_body(&server.name, stale.as_deref());
+        let request_body = upstream::session_request_body(&server, stale);
+        let mut call_headers = vec![
+            (":method", "POST"),
+            (":path", broker.session_path.as_str()),
+            (":authority", broker.authority.as_str()),
+            ("content-type", "application/json"),
+            (headers::X_MCP_GATEWAY_SESSION, call.gateway_session.as_str()),
+        ];
+        // The broker checks the session's identity binding with the same
+        // headers the client sent (mcp_protocol::identity).
+        if let Some(authorization) = &self.head.authorization {
+            call_headers.push((headers::AUTHORIZATION, authorization.as_str()));
+        }
+        if let (Some(name), Some(value)) = (
+            table.config().sessions.identity_header.as_deref(),
+            &self.head.identity,
+        ) {
+            call_headers.push((name, value.as_str()));
+        }
         let dispatched = hostcalls::dispatch_http_call(
             &broker.cluster,
-            vec![
-                (":method", "POST"),
-                (":path", &broker.session_path),
-                (":authority", &broker.authority),
-                ("content-type", "application/json"),
-                (headers::X_MCP_GATEWAY_SESSION, &call.gateway_session),
-            ],
+            call_headers,
             Some(&request_body),
             vec![],
             Duration::from_millis(u64::from(broker.timeout_ms)),
@@ -200,7 +259,7 @@ impl McpHttp {
                 );
                 Metrics::inc(self.metrics.session_api_error);
                 let rejection = Rejection::UpstreamUnavailable {
-                    server: server.name.clone(),
+                    server,
                     detail: "the gateway broker cannot be reached".to_owned(),
                 };
                 self.reply(&rejection, Some(&call.id))
@@ -210,15 +269,12 @@ impl McpHttp {
 
     /// Sets the session-dependent headers; the request is ready to go.
     fn apply_session(&mut self, call: RoutedCall, session: &UpstreamSessionResponse) {
-        host::set_request_header(headers::SESSION_ID, session.session_id.as_deref());
-        host::set_request_header(headers::PROTOCOL_VERSION, Some(&session.protocol_version));
-        if let Some(authorization) = &session.authorization {
-            host::set_request_header("authorization", Some(authorization));
-        }
+        apply(plan::session_headers(session));
         Metrics::inc(self.metrics.routed);
         self.state = State::Routed {
             call,
             upstream_session: session.session_id.clone(),
+            classifying: false,
         };
     }
 
@@ -245,6 +301,70 @@ impl McpHttp {
             .map(|s| s.name.clone())
             .unwrap_or_default()
     }
+
+    /// The routed call's upstream no longer knows its session: mark the
+    /// record stale (unless another request already replaced it) and answer
+    /// with an error asking for a retry.
+    fn session_lost(&mut self, status: u32) -> Action {
+        let State::Routed {
+            call,
+            upstream_session,
+            ..
+        } = std::mem::replace(&mut self.state, State::Pass)
+        else {
+            return Action::Continue;
+        };
+        let server = self.server_name(call.server_index);
+        if let Some(table) = &self.table {
+            let lost = upstream_session.unwrap_or_default();
+            cache::replace_if(
+                table,
+                &server,
+                &call.gateway_session,
+                |state| matches!(state, RecordState::Live { session, .. } if session.session_id.as_deref() == Some(lost.as_str())),
+                RecordState::Stale { session_id: lost.clone() },
+            );
+        }
+        log::info!("mcp-router: upstream {server:?} answered {status} for its session; reset");
+        Metrics::inc(self.metrics.upstream_session_lost);
+        self.reply(&Rejection::UpstreamSessionLost { server }, Some(&call.id))
+    }
+}
+
+impl McpHttp {
+    /// A routed call's upstream could not be reached: a JSON-RPC error.
+    fn unreachable(&mut self, status: u32) -> Action {
+        let State::Routed { call, .. } = std::mem::replace(&mut self.state, State::Pass) else {
+            return Action::Continue;
+        };
+        let server = self.server_name(call.server_index);
+        log::warn!("mcp-router: upstream {server:?} unreachable (HTTP {status})");
+        let rejection = Rejection::UpstreamUnavailable {
+            server,
+            detail: format!("HTTP {status} (connection failed, reset or timed out)"),
+        };
+        self.reply(&rejection, Some(&call.id))
+    }
+
+    /// The broker confirmed the end of `gateway_session`: its records in
+    /// the cache refuse further calls at once. Only records that exist are
+    /// touched (the pairs this proxy cached); the rest are misses anyway,
+    /// which the broker refuses.
+    fn end_session(&self, gateway_session: &str) {
+        let Some(table) = &self.table else {
+            return;
+        };
+        let until = now().saturating_add(u64::from(table.config().sessions.revalidate_seconds));
+        for server in table.servers() {
+            cache::replace_if(
+                table,
+                &server.name,
+                gateway_session,
+                |_| true,
+                RecordState::Ended { until },
+            );
+        }
+    }
 }
 
 fn internal(detail: &str) -> Rejection {
@@ -270,6 +390,9 @@ impl Context for McpHttp {
         if token != token_id {
             return;
         }
+        let Some(table) = self.table.clone() else {
+            return;
+        };
         let server = self.server_name(call.server_index);
         let status = if num_headers == 0 {
             None
@@ -285,22 +408,33 @@ impl Context for McpHttp {
             Ok(Some(body)) => body,
             _ => Vec::new(),
         };
+        let now = now();
+        let sessions = &table.config().sessions;
         match upstream::read_session_response(&server, status, &body) {
             Ok(session) => {
-                let key = session_cache::key(&server, &call.gateway_session);
-                log_failure(
-                    "cache upstream session",
-                    hostcalls::set_shared_data(
-                        &key,
-                        Some(&CachedSession::Live(session.clone()).encode()),
-                        None,
-                    ),
-                );
+                let binding =
+                    session_cache::binding_hash(&sessions.key_id, self.head.view().identity());
+                let valid_until = session
+                    .expires_at
+                    .min(now.saturating_add(u64::from(sessions.revalidate_seconds)));
+                let state = RecordState::Live {
+                    valid_until,
+                    key_id: sessions.key_id.clone(),
+                    binding,
+                    session: session.clone(),
+                };
+                cache::store(&table, &server, &call.gateway_session, state, now);
                 self.apply_session(call, &session);
                 log_failure("resume request", hostcalls::resume_http_request());
             }
             Err(rejection) => {
-                if !matches!(rejection, Rejection::SessionNotFound) {
+                if rejection == Rejection::SessionNotFound {
+                    // Refuse further calls of this session without asking,
+                    // for one revalidation period.
+                    let until = now.saturating_add(u64::from(sessions.revalidate_seconds));
+                    let state = RecordState::Ended { until };
+                    cache::store(&table, &server, &call.gateway_session, state, now);
+                } else if rejection != Rejection::SessionOfAnotherIdentity {
                     log::warn!("mcp-router: no upstream session for {server:?}: {rejection:?}");
                     Metrics::inc(self.metrics.session_api_error);
                 }
@@ -322,14 +456,14 @@ impl HttpContext for McpHttp {
         let Some(table) = self.table.clone() else {
             return Action::Continue;
         };
-        self.head = OwnedHead::from_pairs(pairs);
+        self.head =
+            OwnedHead::from_pairs(pairs, table.config().sessions.identity_header.as_deref());
         match decision::on_request_head(&table, &self.head.view()) {
             HeadDecision::NotMcp => Action::Continue,
             HeadDecision::Broker => {
                 Metrics::inc(self.metrics.to_broker);
-                let ending = self.head.method.eq_ignore_ascii_case("DELETE");
                 self.state = State::Broker {
-                    ending_session: ending.then(|| self.head.session_id.clone()).flatten(),
+                    ending_session: self.head.session_id.clone(),
                 };
                 Action::Continue
             }
@@ -387,76 +521,71 @@ impl HttpContext for McpHttp {
         self.decide_on_body(&table, &body)
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let status: u32 = host::response_header(":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        match &self.state {
+        let verdict = match &self.state {
             State::Routed {
                 call,
                 upstream_session,
+                ..
             } => {
-                if upstream::is_session_lost(status, upstream_session.is_some()) {
-                    let server = self.server_name(call.server_index);
-                    let key = session_cache::key(&server, &call.gateway_session);
-                    mark_stale(&key, upstream_session.as_deref().unwrap_or_default());
-                    log::info!(
-                        "mcp-router: upstream {server:?} answered {status} for its session; reset"
-                    );
-                    Metrics::inc(self.metrics.upstream_session_lost);
-                    let id = call.id.clone();
-                    return self.reply(&Rejection::UpstreamSessionLost { server }, Some(&id));
-                }
-                if upstream::is_unreachable(status) {
-                    let server = self.server_name(call.server_index);
-                    log::warn!("mcp-router: upstream {server:?} unreachable (HTTP {status})");
-                    let rejection = Rejection::UpstreamUnavailable {
-                        server,
-                        detail: format!("HTTP {status} (connection failed, reset or timed out)"),
-                    };
-                    let id = call.id.clone();
-                    return self.reply(&rejection, Some(&id));
-                }
-                // The client only ever sees its gateway session id.
-                if host::response_header(headers::SESSION_ID).is_some() {
+                let has_session_id = host::response_header(headers::SESSION_ID).is_some();
+                if has_session_id {
+                    // The client only ever sees its gateway session id.
                     host::set_response_header(headers::SESSION_ID, Some(&call.gateway_session));
                 }
-                Action::Continue
+                response::on_routed_headers(status, upstream_session.is_some(), has_session_id)
             }
             State::Broker {
                 ending_session: Some(gateway_session),
-            } if (200..300).contains(&status) => {
-                if let Some(table) = &self.table {
-                    for server in table.servers() {
-                        let key = session_cache::key(&server.name, gateway_session);
-                        log_failure(
-                            "clear upstream session",
-                            hostcalls::set_shared_data(&key, None, None),
-                        );
-                    }
+            } => {
+                if response::ends_session(&self.head.method, status) {
+                    self.end_session(gateway_session);
                 }
-                Action::Continue
+                return Action::Continue;
             }
-            _ => Action::Continue,
+            _ => return Action::Continue,
+        };
+        match verdict {
+            RoutedVerdict::Pass { .. } => Action::Continue,
+            RoutedVerdict::ReadBody if end_of_stream => Action::Continue,
+            RoutedVerdict::ReadBody => {
+                if let State::Routed { classifying, .. } = &mut self.state {
+                    *classifying = true;
+                }
+                // Hold the 400 until its body says what it means.
+                Action::Pause
+            }
+            RoutedVerdict::SessionLost => self.session_lost(status),
+            RoutedVerdict::Unreachable => self.unreachable(status),
         }
     }
-}
 
-/// Marks a cached session stale, unless another request already replaced it
-/// (compare-and-swap on the entry's version).
-fn mark_stale(key: &str, session_id: &str) {
-    let Ok((Some(value), cas)) = hostcalls::get_shared_data(key) else {
-        return;
-    };
-    let still_current = matches!(
-        CachedSession::decode(&value),
-        Some(CachedSession::Live(session)) if session.session_id.as_deref() == Some(session_id)
-    );
-    if still_current {
-        let stale = CachedSession::Stale {
-            session_id: session_id.to_owned(),
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let State::Routed {
+            classifying: true, ..
+        } = self.state
+        else {
+            return Action::Continue;
         };
-        // A CAS mismatch means someone else updated it first: fine.
-        let _ = hostcalls::set_shared_data(key, Some(&stale.encode()), cas);
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let read = body_size.min(response::MAX_CLASSIFIED_BODY);
+        let body = match hostcalls::get_buffer(BufferType::HttpResponseBody, 0, read) {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
+        if response::says_session_unknown(&body) {
+            return self.session_lost(400);
+        }
+        // The upstream's verdict on the request itself: the client gets it
+        // as sent, and the session stays.
+        if let State::Routed { classifying, .. } = &mut self.state {
+            *classifying = false;
+        }
+        Action::Continue
     }
 }

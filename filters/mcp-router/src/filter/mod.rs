@@ -5,6 +5,7 @@
 //! header values as UTF-8 with a panic, and a panic would kill the VM for
 //! every request on this worker.
 
+mod cache;
 mod host;
 mod http;
 mod metrics;

@@ -10,6 +10,8 @@ fn settings() -> RouteTableSettings {
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 1000,
         },
+        sessions: SessionSettings::default(),
+        access: AccessRules::default(),
     }
 }
 
@@ -21,6 +23,7 @@ fn server(name: &str, prefix: &str, tools: &[&str]) -> ServerRoute {
         path: "/mcp".to_owned(),
         cluster: None,
         forward_authorization: false,
+        forward_headers: Vec::new(),
         tools: tools.iter().map(|t| (*t).to_owned()).collect(),
     }
 }
@@ -170,4 +173,27 @@ fn equal_inputs_give_identical_json_and_it_parses_back() {
     assert_eq!(a, b);
     let parsed = RouterConfig::from_json(a.as_bytes()).expect("parses");
     assert_eq!(parsed, build_route_table(settings(), input()).config);
+}
+
+#[test]
+fn a_server_may_only_opt_into_the_credential_headers_the_router_removes() {
+    let mut cookie = server("a", "a_", &["t"]);
+    cookie.forward_headers = vec!["cookie".to_owned()];
+    let mut odd = server("b", "b_", &["t"]);
+    odd.forward_headers = vec!["x-forwarded-for".to_owned()];
+    let mut auth = server("c", "c_", &["t"]);
+    auth.forward_headers = vec!["authorization".to_owned()];
+    let build = build_route_table(settings(), vec![cookie, odd, auth]);
+    let left_out: Vec<&str> = build
+        .issues
+        .iter()
+        .filter_map(|issue| match issue {
+            BuildIssue::InvalidServer { server, reason } if reason.contains("forwardHeaders") => {
+                Some(server.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(left_out, ["b", "c"]);
+    assert_eq!(build.config.servers.len(), 1);
 }

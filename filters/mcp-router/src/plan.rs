@@ -1,0 +1,250 @@
+//! The request a routed call becomes: its body with the upstream name
+//! spliced in, and every header the router sets or removes, in the order
+//! the glue applies them. Pure: the rules (which headers, which credentials
+//! an upstream may receive) are tested natively here, not only through the
+//! proxy.
+
+use mcp_protocol::{headers, methods};
+use router_config::ServerRoute;
+use router_config::session_api::UpstreamSessionResponse;
+
+use crate::decision::{RequestHead, RoutedCall};
+use crate::rejection::Rejection;
+
+/// One change to the request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderOp {
+    Set(&'static str, String),
+    Remove(&'static str),
+}
+
+/// Everything a routed call changes in the request, before its upstream
+/// session is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePlan {
+    /// The new body, when the name had to be spliced.
+    pub body: Option<Vec<u8>>,
+    pub headers: Vec<HeaderOp>,
+}
+
+/// Plans the routed call `call` to `server` for a request with `head` and
+/// `body`.
+///
+/// Sets `:authority` and `:path` to the server's route, the router's own
+/// headers (`x-mcp-method`, `x-mcp-servername`, `x-mcp-toolname`,
+/// `x-mcp-cluster`), and `content-length` when the body changed; removes
+/// every client credential header the server did not opt into.
+///
+/// # Errors
+/// [`Rejection::Internal`] when the splice does not fit the body (a bug:
+/// the span came from parsing this very body).
+pub fn route_plan(
+    server: &ServerRoute,
+    call: &RoutedCall,
+    head: &RequestHead<'_>,
+    body: &[u8],
+) -> Result<RoutePlan, Rejection> {
+    let mut ops = Vec::with_capacity(8);
+    let new_body = match &call.splice {
+        Some(splice) => {
+            let spliced = splice.apply(body).ok_or_else(|| Rejection::Internal {
+                detail: "tool name span outside the body".to_owned(),
+            })?;
+            if head.content_length.is_some() {
+                ops.push(HeaderOp::Set("content-length", spliced.len().to_string()));
+            }
+            Some(spliced)
+        }
+        None => None,
+    };
+    ops.push(HeaderOp::Set(headers::AUTHORITY, server.authority.clone()));
+    ops.push(HeaderOp::Set(":path", server.path.clone()));
+    ops.push(HeaderOp::Set(
+        headers::X_MCP_METHOD,
+        methods::TOOLS_CALL.to_owned(),
+    ));
+    ops.push(HeaderOp::Set(headers::X_MCP_SERVERNAME, server.name.clone()));
+    ops.push(HeaderOp::Set(
+        headers::X_MCP_TOOLNAME,
+        call.upstream_name.clone(),
+    ));
+    if let Some(cluster) = &server.cluster {
+        ops.push(HeaderOp::Set(headers::X_MCP_CLUSTER, cluster.clone()));
+    }
+    for name in head.credentials.present() {
+        if !forwards(server, name) {
+            ops.push(HeaderOp::Remove(name));
+        }
+    }
+    Ok(RoutePlan {
+        body: new_body,
+        headers: ops,
+    })
+}
+
+/// Whether `server` receives the client's credential header `name`.
+pub fn forwards(server: &ServerRoute, name: &str) -> bool {
+    if name == headers::AUTHORIZATION {
+        server.forward_authorization
+    } else {
+        server.forward_headers.iter().any(|h| h == name)
+    }
+}
+
+/// The headers that carry the upstream session: its id (removed for an
+/// upstream without sessions, so the gateway's id never reaches it), the
+/// version it agreed to, and the server's credential when the broker hands
+/// it to the router (where Envoy does not inject it itself).
+pub fn session_headers(session: &UpstreamSessionResponse) -> Vec<HeaderOp> {
+    let mut ops = Vec::with_capacity(3);
+    ops.push(match &session.session_id {
+        Some(id) => HeaderOp::Set(headers::SESSION_ID, id.clone()),
+        None => HeaderOp::Remove(headers::SESSION_ID),
+    });
+    ops.push(HeaderOp::Set(
+        headers::PROTOCOL_VERSION,
+        session.protocol_version.clone(),
+    ));
+    if let Some(authorization) = &session.authorization {
+        ops.push(HeaderOp::Set(headers::AUTHORIZATION, authorization.clone()));
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::CredentialHeaders;
+    use crate::splice::Splice;
+    use serde_json::value::RawValue;
+
+    fn server(forward_authorization: bool, forward_headers: &[&str]) -> ServerRoute {
+        ServerRoute {
+            name: "weather".to_owned(),
+            prefix: "weather_".to_owned(),
+            authority: "weather:8001".to_owned(),
+            path: "/mcp".to_owned(),
+            cluster: Some("mcp_upstream_weather".to_owned()),
+            forward_authorization,
+            forward_headers: forward_headers.iter().map(|h| (*h).to_owned()).collect(),
+            tools: vec!["get".to_owned()],
+        }
+    }
+
+    fn call(splice: Option<Splice>) -> RoutedCall {
+        RoutedCall {
+            server_index: 0,
+            upstream_name: "get".to_owned(),
+            splice,
+            gateway_session: "gw".to_owned(),
+            id: RawValue::from_string("1".to_owned()).expect("raw id"),
+        }
+    }
+
+    fn head_with(credentials: &[&str]) -> RequestHead<'static> {
+        let mut present = CredentialHeaders::default();
+        for name in credentials {
+            present.note(name);
+        }
+        RequestHead {
+            method: "POST",
+            path: "/mcp",
+            content_length: Some("99"),
+            credentials: present,
+            ..RequestHead::default()
+        }
+    }
+
+    #[test]
+    fn a_routed_call_sets_the_route_and_the_router_headers() {
+        let body = br#"{"params":{"name":"weather_get"}}"#;
+        let start = 18;
+        assert_eq!(&body[start..start + 13], br#""weather_get""#);
+        let splice = Splice::new(start..start + 13, "get");
+        let plan = route_plan(&server(false, &[]), &call(Some(splice)), &head_with(&[]), body)
+            .expect("plans");
+        assert_eq!(plan.body.as_deref(), Some(&br#"{"params":{"name":"get"}}"#[..]));
+        assert_eq!(
+            plan.headers,
+            vec![
+                HeaderOp::Set("content-length", "25".to_owned()),
+                HeaderOp::Set(":authority", "weather:8001".to_owned()),
+                HeaderOp::Set(":path", "/mcp".to_owned()),
+                HeaderOp::Set("x-mcp-method", "tools/call".to_owned()),
+                HeaderOp::Set("x-mcp-servername", "weather".to_owned()),
+                HeaderOp::Set("x-mcp-toolname", "get".to_owned()),
+                HeaderOp::Set("x-mcp-cluster", "mcp_upstream_weather".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn client_credentials_are_removed_unless_the_server_opts_in() {
+        let head = head_with(&["authorization", "cookie", "x-api-key", "proxy-authorization"]);
+        let removed = |server: &ServerRoute| -> Vec<&'static str> {
+            route_plan(server, &call(None), &head, b"{}")
+                .expect("plans")
+                .headers
+                .into_iter()
+                .filter_map(|op| match op {
+                    HeaderOp::Remove(name) => Some(name),
+                    HeaderOp::Set(..) => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            removed(&server(false, &[])),
+            ["authorization", "proxy-authorization", "cookie", "x-api-key"]
+        );
+        assert_eq!(
+            removed(&server(true, &["cookie"])),
+            ["proxy-authorization", "x-api-key"]
+        );
+        // Nothing to remove when the client sent none.
+        assert!(
+            route_plan(&server(false, &[]), &call(None), &head_with(&[]), b"{}")
+                .expect("plans")
+                .headers
+                .iter()
+                .all(|op| matches!(op, HeaderOp::Set(..)))
+        );
+    }
+
+    #[test]
+    fn a_splice_outside_the_body_is_refused() {
+        let plan = route_plan(
+            &server(false, &[]),
+            &call(Some(Splice::new(5..50, "x"))),
+            &head_with(&[]),
+            b"short",
+        );
+        assert!(matches!(plan, Err(Rejection::Internal { .. })));
+    }
+
+    #[test]
+    fn session_headers_carry_the_upstream_session_or_remove_the_gateway_id() {
+        let mut session = UpstreamSessionResponse {
+            session_id: Some("up-1".to_owned()),
+            protocol_version: "2025-06-18".to_owned(),
+            expires_at: 0,
+            authorization: Some("Bearer cred".to_owned()),
+        };
+        assert_eq!(
+            session_headers(&session),
+            vec![
+                HeaderOp::Set("mcp-session-id", "up-1".to_owned()),
+                HeaderOp::Set("mcp-protocol-version", "2025-06-18".to_owned()),
+                HeaderOp::Set("authorization", "Bearer cred".to_owned()),
+            ]
+        );
+        session.session_id = None;
+        session.authorization = None;
+        assert_eq!(
+            session_headers(&session),
+            vec![
+                HeaderOp::Remove("mcp-session-id"),
+                HeaderOp::Set("mcp-protocol-version", "2025-06-18".to_owned()),
+            ]
+        );
+    }
+}
