@@ -246,12 +246,17 @@ fn publish_once(state: &AppState) {
     if let Some(envoy_config) = &runtime.config.envoy {
         // Secrets and clusters first: the route table names the clusters.
         let specs: Vec<&UpstreamSpec> = runtime.specs.iter().map(|s| &**s).collect();
-        let secrets = envoy::sds_document(runtime.router_token.value(), &specs);
+        let secrets = envoy::sds_documents(runtime.router_token.value(), &specs);
+        let names: Vec<String> = secrets.iter().map(|(name, _)| name.clone()).collect();
         let clusters = envoy::cds_document(&runtime.config, envoy_config, &specs);
-        for (file, document) in [
-            (envoy::secrets_file(envoy_config), secrets),
-            (envoy::clusters_file(envoy_config), clusters),
-        ] {
+        let files = secrets
+            .into_iter()
+            .map(|(name, document)| (envoy::secret_file(envoy_config, &name), document))
+            .chain([(envoy::clusters_file(envoy_config), clusters)]);
+        if let Err(error) = envoy::remove_other_secret_files(envoy_config, &names) {
+            tracing::warn!(%error, "cannot remove the secret files of removed servers");
+        }
+        for (file, document) in files {
             let bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
             if let Err(error) = envoy::write_if_changed(&file, &bytes) {
                 written = false;

@@ -117,6 +117,8 @@ pub struct RawSession {
     http: reqwest::Client,
     url: String,
     pub session_id: Option<String>,
+    /// Sent with every request (a client's credential, say).
+    headers: Vec<(String, String)>,
 }
 
 impl RawSession {
@@ -128,7 +130,14 @@ impl RawSession {
                 .unwrap_or_default(),
             url: url.to_owned(),
             session_id: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Sends `name: value` with every request of this session.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// `initialize` + `notifications/initialized`; keeps the session id.
@@ -174,6 +183,9 @@ impl RawSession {
         if let Some(id) = &self.session_id {
             request = request.header("mcp-session-id", id);
         }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         for (name, value) in extra {
             request = request.header(*name, *value);
         }
@@ -193,6 +205,9 @@ impl RawSession {
         let mut request = self.http.delete(&self.url);
         if let Some(id) = &self.session_id {
             request = request.header("mcp-session-id", id);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
         }
         Ok(request.send().await?.status().as_u16())
     }

@@ -72,13 +72,13 @@ async fn a_call_through_the_gateway_answers_like_the_upstream_itself() {
 #[tokio::test]
 async fn the_router_injects_the_server_credential_and_its_own_headers_only() {
     let stack = Stack::standard().await.expect("stack starts");
-    let mut session = RawSession::new(&stack.gateway_url());
+    let mut session = RawSession::new(&stack.gateway_url())
+        .with_header("authorization", "Bearer client-token-must-not-leak");
     session.initialize().await.expect("initialize");
     let response = session
         .post_with(
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo_whoami","arguments":{}}}"#,
             &[
-                ("authorization", "Bearer client-token-must-not-leak"),
                 ("x-mcp-servername", "forged"),
                 ("x-mcp-toolname", "forged"),
             ],

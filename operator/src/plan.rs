@@ -214,6 +214,7 @@ pub fn plan_extension(
             path: server.path.clone(),
             cluster: Some(server.cluster.clone()),
             forward_authorization: false,
+            forward_headers: Vec::new(),
             tools: status
                 .map(|s| s.ready_tools(&server.name))
                 .unwrap_or_default(),
@@ -296,6 +297,8 @@ pub fn route_table_settings(names: &Names, cluster_domain: &str) -> RouteTableSe
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 10_000,
         },
+        sessions: Default::default(),
+        access: Default::default(),
     }
 }
 

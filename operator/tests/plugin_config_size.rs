@@ -39,6 +39,7 @@ fn table(name_len: usize) -> router_config::RouterConfig {
                 "outbound|8080||server-{s:03}.team-{s:03}.svc.cluster.local"
             )),
             forward_authorization: false,
+            forward_headers: Vec::new(),
             tools: (0..100)
                 .map(|t| {
                     let stem = format!("s{s:03}_t{t:03}_");

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::Path;
 
 pub use resources::{
-    FILTER_NAME, cds_document, clusters_file, ecds_document, sds_document, secrets_file,
-    upstream_cluster,
+    FILTER_NAME, cds_document, clusters_file, ecds_document, remove_other_secret_files,
+    sds_documents, secret_file, upstream_cluster,
 };
 
 use crate::config::{GatewayConfig, RouterAuthMode};
@@ -72,7 +72,6 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
             envoy.route_table_file.display().to_string(),
         ),
         ("clusters_file", clusters_file(envoy).display().to_string()),
-        ("secrets_file", secrets_file(envoy).display().to_string()),
         (
             "watched_dir",
             resources::watched_dir(envoy).display().to_string(),

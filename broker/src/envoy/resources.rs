@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `routeTableFile` | ECDS | the router filter, with the route table |
 //! | `clusters.json` | CDS | one cluster per upstream server; it injects the server's credential itself |
-//! | `secrets.json` | SDS | the credentials and the gateway token, as generic secrets |
+//! | `secret.<name>.json` | SDS | one credential, or the gateway token, as a generic secret (Envoy's file-based SDS reads one secret per file) |
 //!
 //! Credentials never reach the router filter: each upstream's cluster runs
 //! Envoy's `credential_injector` as an upstream filter, with the secret
@@ -29,8 +29,9 @@ pub const FILTER_NAME: &str = "mcp_router";
 pub const GATEWAY_TOKEN_SECRET: &str = "mcp_gateway_token";
 /// The local CDS file, beside the route table.
 pub const CLUSTERS_FILE: &str = "clusters.json";
-/// The local SDS file, beside the route table.
-pub const SECRETS_FILE: &str = "secrets.json";
+/// Prefix and suffix of the local SDS files, beside the route table.
+pub const SECRET_FILE_PREFIX: &str = "secret.";
+pub const SECRET_FILE_SUFFIX: &str = ".json";
 
 const SECRET_TYPE: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -59,8 +60,9 @@ pub fn clusters_file(envoy: &EnvoyConfig) -> PathBuf {
     watched_dir(envoy).join(CLUSTERS_FILE)
 }
 
-pub fn secrets_file(envoy: &EnvoyConfig) -> PathBuf {
-    watched_dir(envoy).join(SECRETS_FILE)
+/// The SDS file of secret `name`.
+pub fn secret_file(envoy: &EnvoyConfig, name: &str) -> PathBuf {
+    watched_dir(envoy).join(format!("{SECRET_FILE_PREFIX}{name}{SECRET_FILE_SUFFIX}"))
 }
 
 /// A config source reading `file`, reloaded when the watched directory
@@ -87,7 +89,7 @@ pub fn buffer_limit_bytes(config: &GatewayConfig) -> u64 {
 pub fn injecting_filters(envoy: &EnvoyConfig, secret: &str, header: Option<&str>) -> Value {
     let mut generic = json!({
         "@type": "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic",
-        "credential": { "name": secret, "sds_config": file_source(envoy, &secrets_file(envoy)) }
+        "credential": { "name": secret, "sds_config": file_source(envoy, &secret_file(envoy, secret)) }
     });
     if let Some(header) = header {
         generic["header"] = json!(header);
@@ -204,13 +206,18 @@ fn upstream_cluster_resource(config: &GatewayConfig, envoy: &EnvoyConfig, spec: 
     cluster
 }
 
-/// The SDS document: the gateway token (when there is one) and every
-/// configured credential.
-pub fn sds_document(router_token: Option<&str>, specs: &[&UpstreamSpec]) -> Value {
+/// The SDS documents, by secret name: the gateway token (when there is
+/// one) and every configured credential.
+pub fn sds_documents(router_token: Option<&str>, specs: &[&UpstreamSpec]) -> Vec<(String, Value)> {
     let secret = |name: String, value: &str| {
-        json!({ "@type": SECRET_TYPE, "name": name, "generic_secret": { "secret": { "inline_string": value } } })
+        let document = json!({ "resources": [{
+            "@type": SECRET_TYPE,
+            "name": name,
+            "generic_secret": { "secret": { "inline_string": value } }
+        }] });
+        (name, document)
     };
-    let mut secrets: Vec<Value> = Vec::new();
+    let mut secrets = Vec::new();
     if let Some(token) = router_token {
         secrets.push(secret(GATEWAY_TOKEN_SECRET.to_owned(), token));
     }
@@ -219,5 +226,26 @@ pub fn sds_document(router_token: Option<&str>, specs: &[&UpstreamSpec]) -> Valu
             secrets.push(secret(credential_secret(&spec.name), authorization));
         }
     }
-    json!({ "resources": secrets })
+    secrets
+}
+
+/// Removes the SDS files of secrets no longer in `keep`, so a removed
+/// server's credential does not stay on disk.
+pub fn remove_other_secret_files(envoy: &EnvoyConfig, keep: &[String]) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(watched_dir(envoy)) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file_name
+            .strip_prefix(SECRET_FILE_PREFIX)
+            .and_then(|rest| rest.strip_suffix(SECRET_FILE_SUFFIX))
+        else {
+            continue;
+        };
+        if !keep.iter().any(|k| k == name) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }

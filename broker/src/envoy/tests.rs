@@ -169,7 +169,7 @@ fn the_broker_cluster_carries_the_gateway_token_unless_a_mesh_proves_the_caller(
     assert_eq!(at(generic, "credential/name"), &Yaml::from("mcp_gateway_token"));
     assert_eq!(
         at(generic, "credential/sds_config/path_config_source/path"),
-        &Yaml::from("/run/mcp/ecds/secrets.json")
+        &Yaml::from("/run/mcp/ecds/secret.mcp_gateway_token.json")
     );
     assert_eq!(at(filters, "0/typed_config/overwrite"), &Yaml::from(true));
 
@@ -235,27 +235,46 @@ fn each_upstream_has_a_cluster_that_injects_its_own_credential() {
 }
 
 #[test]
-fn the_secrets_document_holds_the_token_and_each_credential() {
+fn each_secret_is_a_document_of_its_own_and_stale_ones_are_removed() {
     let weather = spec("weather", "http://127.0.0.1:3001/mcp", Some("Bearer w"));
     let files = spec("files", "https://files.example/mcp", None);
-    let document = sds_document(Some("t0ken"), &[&weather, &files]);
-    let secrets: Vec<(&str, &str)> = document["resources"]
-        .as_array()
-        .expect("a list")
+    let documents = sds_documents(Some("t0ken"), &[&weather, &files]);
+    let secrets: Vec<(&str, &str, usize)> = documents
         .iter()
-        .map(|s| {
+        .map(|(name, document)| {
+            let resources = document["resources"].as_array().expect("a list");
             (
-                s["name"].as_str().unwrap_or_default(),
-                s["generic_secret"]["secret"]["inline_string"]
+                name.as_str(),
+                resources[0]["generic_secret"]["secret"]["inline_string"]
                     .as_str()
                     .unwrap_or_default(),
+                resources.len(),
             )
         })
         .collect();
     assert_eq!(
         secrets,
-        [("mcp_gateway_token", "t0ken"), ("mcp_credential_weather", "Bearer w")]
+        [
+            ("mcp_gateway_token", "t0ken", 1),
+            ("mcp_credential_weather", "Bearer w", 1)
+        ]
     );
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let envoy = config(&format!(
+        "envoy: {{ routeTableFile: {}/router.json, wasmFile: /opt/mcp_router.wasm }}",
+        dir.path().display()
+    ))
+    .envoy
+    .expect("envoy section");
+    for name in ["mcp_gateway_token", "mcp_credential_gone"] {
+        write_if_changed(&secret_file(&envoy, name), b"{}").expect("write");
+    }
+    std::fs::write(dir.path().join("router.json"), b"{}").expect("write");
+    remove_other_secret_files(&envoy, &["mcp_gateway_token".to_owned()]).expect("removes");
+    assert!(secret_file(&envoy, "mcp_gateway_token").exists());
+    assert!(!secret_file(&envoy, "mcp_credential_gone").exists());
+    assert!(dir.path().join("router.json").exists(), "other files stay");
 }
 
 #[cfg(unix)]

@@ -59,6 +59,6 @@ pub use host::Host;
 pub use message::{Request, Response};
 pub use record::{Callback, DispatchedCall, Event, Forwarded, LocalResponse, LogEntry};
 pub use shared::{Metric, SharedStore};
-pub use state::ClusterBehavior;
+pub use state::{ClusterBehavior, START_TIME_NS};
 pub use stream::HttpStream;
 pub use vm::Vm;

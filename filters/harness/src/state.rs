@@ -181,7 +181,8 @@ pub(crate) struct HostState {
 }
 
 /// 2025-01-01T00:00:00Z: a fixed start keeps runs reproducible.
-const START_TIME_NS: u64 = 1_735_689_600_000_000_000;
+/// The harness clock at start, Unix nanoseconds (2025-01-01T00:00:00Z).
+pub const START_TIME_NS: u64 = 1_735_689_600_000_000_000;
 
 impl HostState {
     pub fn new(vm: usize, shared: Arc<SharedStore>, env: Arc<Environment>) -> Self {

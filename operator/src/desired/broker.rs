@@ -38,6 +38,9 @@ pub struct BrokerConfig {
     pub session_key: FileSource,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// The mesh proves callers: the operator admits only the gateway's
+    /// workload to the broker (`desired::filter`'s broker policies).
+    pub router_authentication: RouterAuthentication,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoverySection>,
     pub servers: Vec<BrokerServer>,
@@ -47,6 +50,11 @@ pub struct BrokerConfig {
 #[serde(rename_all = "camelCase")]
 pub struct DiscoverySection {
     pub refresh_interval_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouterAuthentication {
+    pub mode: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +99,7 @@ impl BrokerConfig {
             session_key: FileSource {
                 file: format!("{SESSION_DIR}/{SESSION_KEY}"),
             },
+            router_authentication: RouterAuthentication { mode: "mesh" },
             allowed_origins: public_host
                 .map(|h| vec![format!("https://{h}")])
                 .unwrap_or_default(),

@@ -44,6 +44,7 @@ fn table(tools: usize) -> Vec<u8> {
             path: "/mcp".to_owned(),
             cluster: Some(format!("outbound|8000||srv{i}.mcp.svc.cluster.local")),
             forward_authorization: false,
+            forward_headers: Vec::new(),
             tools: (0..TOOLS_PER_SERVER.min(tools - i * TOOLS_PER_SERVER))
                 .map(|j| format!("tool_{j}"))
                 .collect(),
@@ -61,6 +62,8 @@ fn table(tools: usize) -> Vec<u8> {
                 session_path: "/v1/upstream-sessions".to_owned(),
                 timeout_ms: 5000,
             },
+            sessions: Default::default(),
+            access: Default::default(),
         },
         upstreams,
     );

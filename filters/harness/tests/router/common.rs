@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use mcp_protocol::headers;
-use mcp_router::session_cache::{self, CachedSession};
+use mcp_protocol::identity::Identity;
+use mcp_router::session_cache::{self, Record, RecordState};
 use proxy_wasm_harness::{Gateway, Host, HttpStream, Request, Response, locate};
 use router_config::session_api::UpstreamSessionResponse;
 
@@ -51,47 +52,121 @@ pub fn gateway_with(table: &[u8], workers: usize) -> Gateway {
         .unwrap_or_else(|e| panic!("starting the gateway: {e}"))
 }
 
-/// An upstream session as the broker's session API returns it.
+/// The harness clock at start, Unix seconds.
+pub const NOW: u64 = proxy_wasm_harness::START_TIME_NS / 1_000_000_000;
+
+/// An upstream session as the broker's session API returns it (the gateway
+/// session expires in a day).
 pub fn upstream_session(id: &str) -> UpstreamSessionResponse {
     UpstreamSessionResponse {
         session_id: Some(id.to_owned()),
         protocol_version: VERSION.to_owned(),
+        expires_at: NOW + 86_400,
         authorization: None,
     }
 }
 
-/// Puts an upstream session in the shared cache, as a previous request
-/// (on any VM) would have.
+/// The slot count and key id of the fixture table (what the router uses).
+fn table_sessions() -> (u32, String) {
+    let table = route_table_json();
+    let sessions = &table["sessions"];
+    (
+        session_cache::slot_count(sessions["cacheSlots"].as_u64().unwrap_or(16_384) as u32),
+        sessions["keyId"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Writes `state` as the record of (server, gateway session) in its first
+/// slot, as a request on any VM would have.
+pub fn seed_record(gateway: &Gateway, server: &str, gateway_session: &str, state: RecordState) {
+    let (slots, _) = table_sessions();
+    let [slot, _] = session_cache::candidate_slots(server, gateway_session, slots);
+    let record = Record {
+        gateway_session: gateway_session.to_owned(),
+        server: server.to_owned(),
+        state,
+    };
+    gateway
+        .shared()
+        .set(session_cache::slot_key(slot).as_bytes(), &record.encode(), 0);
+}
+
+/// A live record for a caller without credentials, valid for a minute.
 pub fn seed_session(
     gateway: &Gateway,
     server: &str,
     gateway_session: &str,
     session: &UpstreamSessionResponse,
 ) {
-    let key = session_cache::key(server, gateway_session);
-    let value = CachedSession::Live(session.clone()).encode();
-    gateway.shared().set(key.as_bytes(), &value, 0);
+    seed_session_for(gateway, server, gateway_session, session, None);
 }
 
-/// The cached entry for (server, gateway session), decoded.
-pub fn cached_session(
+/// A live record for a caller sending `authorization`, valid for a minute.
+pub fn seed_session_for(
     gateway: &Gateway,
     server: &str,
     gateway_session: &str,
-) -> Option<CachedSession> {
-    let key = session_cache::key(server, gateway_session);
-    gateway
-        .shared()
-        .get(key.as_bytes())
-        .and_then(|(value, _)| CachedSession::decode(&value))
+    session: &UpstreamSessionResponse,
+    authorization: Option<&str>,
+) {
+    let (_, key_id) = table_sessions();
+    let identity = Identity::of_request(None, authorization.map(str::as_bytes));
+    let state = RecordState::Live {
+        valid_until: NOW + 60,
+        binding: session_cache::binding_hash(&key_id, identity),
+        key_id,
+        session: session.clone(),
+    };
+    seed_record(gateway, server, gateway_session, state);
 }
 
-/// Forgets every cached session of `gateway_session` (the router writes
-/// empty values to clear, since shared data cannot delete).
+/// What the cache holds for (server, gateway session), simplified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// A live record with this upstream session id.
+    Live(Option<String>),
+    /// The upstream lost this session.
+    Stale(String),
+    Ended,
+}
+
+/// The record of (server, gateway session), from either of its slots.
+pub fn cached_record(gateway: &Gateway, server: &str, gateway_session: &str) -> Option<Record> {
+    let (slots, _) = table_sessions();
+    session_cache::candidate_slots(server, gateway_session, slots)
+        .into_iter()
+        .find_map(|slot| {
+            let (value, _) = gateway
+                .shared()
+                .get(session_cache::slot_key(slot).as_bytes())?;
+            Record::decode(&value).filter(|r| r.is_for(server, gateway_session))
+        })
+}
+
+pub fn cached_session(gateway: &Gateway, server: &str, gateway_session: &str) -> Option<Cached> {
+    cached_record(gateway, server, gateway_session).map(|record| match record.state {
+        RecordState::Live { session, .. } => Cached::Live(session.session_id),
+        RecordState::Stale { session_id } => Cached::Stale(session_id),
+        RecordState::Ended { .. } => Cached::Ended,
+    })
+}
+
+/// Forgets every cached record of `gateway_session` (the slots are emptied,
+/// since shared data cannot delete).
 pub fn clear_sessions(gateway: &Gateway, gateway_session: &str) {
+    let (slots, _) = table_sessions();
     for server in ["weather", "files", "search"] {
-        let key = session_cache::key(server, gateway_session);
-        gateway.shared().set(key.as_bytes(), b"", 0);
+        for slot in session_cache::candidate_slots(server, gateway_session, slots) {
+            let key = session_cache::slot_key(slot);
+            let ours = gateway
+                .shared()
+                .get(key.as_bytes())
+                .and_then(|(value, _)| Record::decode(&value))
+                .is_some_and(|r| r.is_for(server, gateway_session));
+            if ours {
+                gateway.shared().set(key.as_bytes(), b"", 0);
+            }
+        }
     }
 }
 
@@ -102,6 +177,19 @@ pub fn tools_call(id: u64, name: &str) -> Request {
         "params": {"name": name, "arguments": {}}
     });
     mcp_post(&body.to_string())
+}
+
+/// A `tools/call` POST to `/mcp` in `gateway_session`.
+pub fn tools_call_in(gateway_session: &str, id: u64, name: &str) -> Request {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": name, "arguments": {}}
+    });
+    Request::post("/mcp")
+        .header(headers::SESSION_ID, gateway_session)
+        .header(headers::PROTOCOL_VERSION, VERSION)
+        .header("content-type", "application/json")
+        .body(body.to_string())
 }
 
 /// A POST to `/mcp` with the session headers and `body`.

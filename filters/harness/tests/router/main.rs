@@ -2,6 +2,7 @@
 //! `just build-wasm`) on the proxy-wasm host, one test binary so the module
 //! is compiled once.
 //!
+//! - `access`: origins, hosts and client credentials;
 //! - `routing`: every fixture of `testdata/router/cases.json`, exact
 //!   upstream headers and body bytes;
 //! - `bad_input`: every class of bad input answered with the right
@@ -12,6 +13,7 @@
 //! - `generated`: thousands of generated and mutated bodies (proptest);
 //! - `lifecycle`: the host's side: tick, metrics, multiple VMs, teardown.
 
+mod access;
 mod bad_input;
 mod common;
 mod config_swap;

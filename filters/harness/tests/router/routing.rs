@@ -286,7 +286,13 @@ fn every_fixture_case_through_the_real_wasm_with_a_cached_session() {
         .iter()
         .filter_map(|case| {
             for server in ["weather", "files", "search"] {
-                seed_session(&gateway, server, SESSION, &upstream_session("up-cached"));
+                seed_session_for(
+                    &gateway,
+                    server,
+                    SESSION,
+                    &upstream_session("up-cached"),
+                    Some(CLIENT_TOKEN),
+                );
             }
             run_case(&gateway, case, true)
                 .err()

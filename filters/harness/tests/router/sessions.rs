@@ -5,7 +5,6 @@
 
 use crate::common::*;
 use mcp_protocol::headers;
-use mcp_router::session_cache::CachedSession;
 use proxy_wasm_harness::{Request, Response};
 
 #[test]
@@ -13,7 +12,7 @@ fn a_cached_session_routes_at_once() {
     let gateway = gateway(1);
     let mut session = upstream_session("up-1");
     session.authorization = Some("Bearer weather-cred".to_owned());
-    seed_session(&gateway, "weather", SESSION, &session);
+    seed_session_for(&gateway, "weather", SESSION, &session, Some("Bearer client"));
     let stream = gateway
         .send(&tools_call(1, "weather_get_alerts").header("authorization", "Bearer client"))
         .expect("runs");
@@ -45,7 +44,7 @@ fn a_miss_asks_the_broker_then_resumes_and_every_vm_sees_the_cache() {
         .expect_upstream_header(headers::SESSION_ID, "up-7");
     assert_eq!(
         cached_session(&gateway, "weather", SESSION),
-        Some(CachedSession::Live(upstream_session("up-7")))
+        Some(Cached::Live(Some("up-7".to_owned())))
     );
     // Another worker finds it in shared data.
     gateway
@@ -118,7 +117,11 @@ fn broker_errors_become_json_rpc_errors_and_are_not_cached() {
             text.contains(message),
             "{text:?} should mention {message:?}"
         );
-        assert_eq!(cached_session(&gateway, "weather", SESSION), None);
+        // Only "the session is unknown" is remembered (refused without
+        // asking, for a while); failures are retried on the next call.
+        let expected = (status == 404).then_some(Cached::Ended);
+        assert_eq!(cached_session(&gateway, "weather", SESSION), expected);
+        clear_sessions(&gateway, SESSION);
         stream.finish().expect("ends");
     }
     assert!(gateway.metric("mcp_router.session_api_error") >= Some(4));
@@ -255,9 +258,7 @@ fn an_upstream_404_resets_the_session_and_the_next_call_gets_a_new_one() {
     );
     assert_eq!(
         cached_session(&gateway, "weather", SESSION),
-        Some(CachedSession::Stale {
-            session_id: "up-old".to_owned()
-        })
+        Some(Cached::Stale("up-old".to_owned()))
     );
     assert_eq!(gateway.metric("mcp_router.upstream_session_lost"), Some(1));
     // The retry names the stale session to the broker.
@@ -289,11 +290,11 @@ fn a_404_does_not_reset_a_session_another_request_already_replaced() {
     stream.expect_routed_to("weather");
     // Meanwhile another worker got a fresh session.
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-fresh"));
-    stream.respond(&Response::status(400)).expect("no trap");
+    stream.respond(&Response::status(404)).expect("no trap");
     stream.expect_jsonrpc_error(200, -32000);
     assert_eq!(
         cached_session(&gateway, "weather", SESSION),
-        Some(CachedSession::Live(upstream_session("up-fresh")))
+        Some(Cached::Live(Some("up-fresh".to_owned())))
     );
 }
 
@@ -318,7 +319,7 @@ fn an_unreachable_upstream_is_a_json_rpc_error_and_keeps_the_session() {
         );
         assert_eq!(
             cached_session(&gateway, "weather", SESSION),
-            Some(CachedSession::Live(upstream_session("up-1"))),
+            Some(Cached::Live(Some("up-1".to_owned()))),
             "the session is not the problem"
         );
         stream.finish().expect("ends");
@@ -370,11 +371,22 @@ fn ending_a_session_forgets_its_upstream_sessions_only_when_the_broker_agrees() 
     let refused = gateway.send(&delete()).expect("runs");
     refused.expect_to_broker(None);
     refused.respond(&Response::status(404)).expect("passes");
-    assert!(cached_session(&gateway, "weather", SESSION).is_some());
+    assert_eq!(
+        cached_session(&gateway, "weather", SESSION),
+        Some(Cached::Live(Some("up-1".to_owned())))
+    );
+    let keys_before = gateway.shared().entries().len();
     let ended = gateway.send(&delete()).expect("runs");
     ended.respond(&Response::status(204)).expect("passes");
-    assert_eq!(cached_session(&gateway, "weather", SESSION), None);
-    assert_eq!(cached_session(&gateway, "files", SESSION), None);
+    assert_eq!(cached_session(&gateway, "weather", SESSION), Some(Cached::Ended));
+    assert_eq!(cached_session(&gateway, "files", SESSION), Some(Cached::Ended));
+    // "search" had no record: nothing was written for it.
+    assert_eq!(cached_session(&gateway, "search", SESSION), None);
+    assert_eq!(gateway.shared().entries().len(), keys_before);
+    // The ended session is refused at once, without asking the broker.
+    let call = gateway.send(&tools_call(9, "weather_get_alerts")).expect("runs");
+    call.expect_no_calls();
+    call.expect_jsonrpc_error(404, -32001);
 }
 
 #[test]
@@ -400,4 +412,171 @@ fn a_broker_answer_after_the_client_left_is_harmless() {
         .answer(call.token, &broker_answer(&upstream_session("up-2")))
         .expect("resumes");
     next.expect_routed_to("weather");
+}
+
+#[test]
+fn a_record_past_its_time_is_checked_with_the_broker_again() {
+    let gateway = gateway(1);
+    seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
+    gateway
+        .send(&tools_call(1, "weather_get_alerts"))
+        .expect("runs")
+        .expect_no_calls()
+        .expect_routed_to("weather");
+    // The record was valid for a minute (the revalidation period).
+    gateway.advance_time(std::time::Duration::from_secs(61)).expect("ticks");
+    let stream = gateway.send(&tools_call(2, "weather_get_alerts")).expect("runs");
+    let call = stream.expect_call_to(BROKER_CLUSTER);
+    // The gateway session expired meanwhile: the broker says so, and the
+    // call is refused; so is the next one, without asking again.
+    gateway
+        .vm(0)
+        .answer(call.token, &Response::status(404).json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": null,
+            "error": {"code": -32001, "message": "session expired"}
+        })))
+        .expect("no trap");
+    stream.expect_jsonrpc_error(404, -32001);
+    let next = gateway.send(&tools_call(3, "weather_get_alerts")).expect("runs");
+    next.expect_no_calls().expect_jsonrpc_error(404, -32001);
+}
+
+#[test]
+fn a_record_never_outlives_the_gateway_session_it_was_made_for() {
+    let gateway = gateway(1);
+    let first = gateway.send(&tools_call(1, "weather_get_alerts")).expect("runs");
+    let call = first.expect_call_to(BROKER_CLUSTER);
+    // A session that expires in 10 s: sooner than the revalidation period.
+    let mut session = upstream_session("up-1");
+    session.expires_at = NOW + 10;
+    gateway.vm(0).answer(call.token, &broker_answer(&session)).expect("resumes");
+    first.expect_routed_to("weather");
+    gateway.advance_time(std::time::Duration::from_secs(10)).expect("ticks");
+    gateway
+        .send(&tools_call(2, "weather_get_alerts"))
+        .expect("runs")
+        .expect_call_to(BROKER_CLUSTER);
+}
+
+#[test]
+fn records_made_under_another_signing_key_are_void() {
+    let gateway = gateway(1);
+    seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
+    let mut table = route_table_json();
+    table["sessions"] = serde_json::json!({ "keyId": "new-key" });
+    assert!(gateway.push_config(table.to_string().as_bytes()).expect("no trap"));
+    gateway
+        .send(&tools_call(1, "weather_get_alerts"))
+        .expect("runs")
+        .expect_call_to(BROKER_CLUSTER);
+}
+
+#[test]
+fn another_identity_is_refused_on_the_cached_path_and_the_broker_is_told_who_asks() {
+    let gateway = gateway(1);
+    seed_session_for(
+        &gateway,
+        "weather",
+        SESSION,
+        &upstream_session("up-1"),
+        Some("Bearer alice"),
+    );
+    gateway
+        .send(&tools_call(1, "weather_get_alerts").header("authorization", "Bearer alice"))
+        .expect("runs")
+        .expect_no_calls()
+        .expect_routed_to("weather")
+        .expect_no_upstream_header("authorization");
+    for other in [Some("Bearer mallory"), None] {
+        let mut request = tools_call(2, "weather_get_alerts");
+        if let Some(value) = other {
+            request = request.header("authorization", value);
+        }
+        let stream = gateway.send(&request).expect("runs");
+        stream.expect_no_calls();
+        let body = stream.expect_jsonrpc_error(403, -32003);
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("another identity")));
+    }
+    // On a miss the broker decides, with the client's credential in hand.
+    let stream = gateway
+        .send(&tools_call(3, "read_file").header("authorization", "Bearer mallory"))
+        .expect("runs");
+    let call = stream.expect_call_to(BROKER_CLUSTER);
+    assert_eq!(call.header("authorization"), Some("Bearer mallory"));
+    gateway
+        .vm(0)
+        .answer(call.token, &Response::status(403).json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": null,
+            "error": {"code": -32003, "message": "another identity"}
+        })))
+        .expect("no trap");
+    stream.expect_jsonrpc_error(403, -32003);
+    assert_eq!(cached_session(&gateway, "files", SESSION), None, "nothing cached");
+}
+
+#[test]
+fn only_a_400_that_says_the_session_is_unknown_resets_it() {
+    let gateway = gateway(1);
+    seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
+    // The upstream rejects the request itself: the client gets that 400 as
+    // sent, and the session stays.
+    let rejected = gateway.send(&tools_call(1, "weather_get_alerts")).expect("runs");
+    let verdict = serde_json::json!({
+        "jsonrpc": "2.0", "id": null,
+        "error": {"code": -32600, "message": "Invalid Request: id must be an integer"}
+    });
+    rejected
+        .respond(&Response::status(400).json(&verdict))
+        .expect("no trap");
+    rejected.expect_downstream_status(400);
+    assert!(
+        rejected
+            .downstream_response()
+            .is_some_and(|r| r.body_str().contains("id must be an integer"))
+    );
+    assert_eq!(
+        cached_session(&gateway, "weather", SESSION),
+        Some(Cached::Live(Some("up-1".to_owned())))
+    );
+    // The TypeScript SDK's word for an unknown session: reset.
+    let lost = gateway.send(&tools_call(2, "weather_get_alerts")).expect("runs");
+    lost.respond(&Response::status(400).json(&serde_json::json!({
+        "jsonrpc": "2.0", "id": null,
+        "error": {"code": -32000, "message": "Bad Request: No valid session ID provided"}
+    })))
+    .expect("no trap");
+    let body = lost.expect_jsonrpc_error(200, -32000);
+    assert_eq!(body["id"], 2);
+    assert_eq!(
+        cached_session(&gateway, "weather", SESSION),
+        Some(Cached::Stale("up-1".to_owned()))
+    );
+}
+
+#[test]
+fn the_session_cache_stays_within_its_slots_however_many_sessions_come() {
+    let mut table = route_table_json();
+    table["sessions"] = serde_json::json!({ "cacheSlots": 64 });
+    let gateway = gateway_with(table.to_string().as_bytes(), 1);
+    for i in 0..2_000u64 {
+        let session = format!("gw-{i}");
+        let stream = gateway
+            .send(&tools_call_in(&session, i, "weather_get_alerts"))
+            .expect("runs");
+        if let [call] = stream.pending_calls().as_slice() {
+            gateway
+                .vm(0)
+                .answer(call.token, &broker_answer(&upstream_session(&format!("up-{i}"))))
+                .expect("resumes");
+        }
+        stream.expect_routed_to("weather");
+        stream.respond(&Response::ok()).expect("passes");
+        stream.finish().expect("ends");
+        let delete = Request::delete("/mcp").header("mcp-session-id", &session);
+        let ended = gateway.send(&delete).expect("runs");
+        ended.respond(&Response::ok()).expect("passes");
+        ended.finish().expect("ends");
+    }
+    let keys = gateway.shared().entries().len();
+    assert!(keys <= 64, "{keys} shared-data keys for a 64-slot cache");
 }
