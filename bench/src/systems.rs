@@ -267,9 +267,16 @@ impl System {
                 )
             }
             Kind::Gateway => {
+                // The open-session workloads mint sessions far faster than
+                // the default initialize rate limit allows; the benchmark
+                // measures routing, not the limit.
                 let mut builder = Stack::builder()
                     .refresh_seconds(30)
                     .envoy_concurrency(1)
+                    .setting(
+                        "limits",
+                        serde_json::json!({ "initializePerSecond": 1_000_000 }),
+                    )
                     .quiet();
                 if let Some(cpus) = cpus {
                     builder = builder.cpu_list(cpus);

@@ -60,6 +60,12 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        // Responses go out in several writes (head, body, SSE events):
+        // without this, Nagle's algorithm holds each small one for the
+        // peer's delayed ACK, about 40 ms.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
         let service = TowerToHyperService::new(app.clone());
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)

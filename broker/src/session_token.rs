@@ -265,9 +265,7 @@ mod tests {
             signer().verify_at(&id, minted + Duration::from_secs(61)),
             Err(TokenError::Expired)
         );
-        let claims = signer()
-            .verify_at(&id, minted)
-            .expect("valid when minted");
+        let claims = signer().verify_at(&id, minted).expect("valid when minted");
         assert_eq!(claims.expires_at_unix(), 1_000_060);
     }
 

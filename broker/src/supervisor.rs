@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, GatewayConfig, RouterAuthMode};
-use crate::session_token::SessionSigner;
 use crate::envoy;
 use crate::metrics::ServerLabel;
+use crate::session_token::SessionSigner;
 use crate::state::{AppState, RouterToken, Runtime};
 use crate::upstream::discovery::{self, DiscoveryTiming};
 use crate::upstream::{Health, UpstreamSpec};
@@ -184,7 +184,9 @@ impl Supervisor {
         let names: Vec<String> = runtime.specs.iter().map(|s| s.name.clone()).collect();
         self.state.sessions.set_limits(runtime.store_limits());
         if runtime.signer.key_id() != self.state.signer().key_id() {
-            tracing::info!("the session key changed: every gateway session signed with the old one has ended");
+            tracing::info!(
+                "the session key changed: every gateway session signed with the old one has ended"
+            );
         }
         // Stored before the catalog is told, so the publisher's next table
         // carries this runtime's settings (the key id among them).

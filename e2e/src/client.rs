@@ -134,6 +134,17 @@ impl RawSession {
         }
     }
 
+    /// A session on an existing HTTP client (its connection pool), for
+    /// tests that open many sessions.
+    pub fn with_client(http: reqwest::Client, url: &str) -> Self {
+        RawSession {
+            http,
+            url: url.to_owned(),
+            session_id: None,
+            headers: Vec::new(),
+        }
+    }
+
     /// Sends `name: value` with every request of this session.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));

@@ -123,6 +123,8 @@ pub struct StackBuilder {
     envoy_concurrency: u32,
     cpu_list: Option<String>,
     quiet: bool,
+    /// Settings merged into the configuration: (top-level key, value).
+    settings: Vec<(String, Value)>,
 }
 
 /// A running gateway. Dropping it stops every process.
@@ -148,6 +150,7 @@ impl Default for StackBuilder {
             envoy_concurrency: 2,
             cpu_list: None,
             quiet: false,
+            settings: Vec::new(),
         }
     }
 }
@@ -184,6 +187,13 @@ impl StackBuilder {
     pub fn server(mut self, name: &str, url: &str, prefix: &str) -> Self {
         self.external
             .push((name.to_owned(), url.to_owned(), prefix.to_owned()));
+        self
+    }
+
+    /// Sets a top-level configuration field; objects are merged one level
+    /// deep into what the stack writes (`setting("limits", json!({...}))`).
+    pub fn setting(mut self, key: &str, value: Value) -> Self {
+        self.settings.push((key.to_owned(), value));
         self
     }
 
@@ -279,6 +289,9 @@ impl StackBuilder {
         if let Some(bytes) = self.max_body_bytes {
             config["limits"] = json!({ "maxRequestBodyBytes": bytes });
         }
+        for (key, value) in &self.settings {
+            merge(&mut config[key.as_str()], value.clone());
+        }
         let config_path = dir.path().join("gateway.yaml");
         write_config(&config_path, &config)?;
 
@@ -335,6 +348,14 @@ impl StackBuilder {
             gateway_port,
             admin_port,
         })
+    }
+}
+
+/// `value` into `slot`: object members one by one, anything else replaced.
+fn merge(slot: &mut Value, value: Value) {
+    match (slot.as_object_mut(), value) {
+        (Some(target), Value::Object(members)) => target.extend(members),
+        (_, value) => *slot = value,
     }
 }
 

@@ -52,6 +52,15 @@ pub fn authorization_policy_resource() -> ApiResource {
     )
 }
 
+pub fn peer_authentication_resource() -> ApiResource {
+    resource(
+        "security.istio.io",
+        "v1",
+        "PeerAuthentication",
+        "peerauthentications",
+    )
+}
+
 /// Reads the `spec` of a dynamic object into a typed view.
 pub fn spec_of<T: for<'de> Deserialize<'de>>(object: &DynamicObject) -> Result<T, String> {
     let spec = object.data.get("spec").cloned().unwrap_or_default();

@@ -45,6 +45,10 @@ struct Cli {
     /// The cluster's DNS domain.
     #[arg(long, env = "MCP_CLUSTER_DOMAIN", default_value = "cluster.local")]
     cluster_domain: String,
+    /// The mesh's trust domain: the gateway's workload principal, the only
+    /// caller the broker's policy admits, is `<trust domain>/ns/<ns>/sa/<gateway>-istio`.
+    #[arg(long, default_value_t = Settings::default().trust_domain)]
+    trust_domain: String,
     /// Seconds between reads of each broker's `/status`.
     #[arg(long, default_value_t = 15)]
     discovery_interval_seconds: u64,
@@ -97,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
             router_sha256: cli.router_sha256,
             filter_api: cli.filter_api,
             wasm_priority: cli.wasm_priority,
+            trust_domain: cli.trust_domain,
         },
         discovery_interval: Duration::from_secs(cli.discovery_interval_seconds.max(1)),
         status_source: Arc::new(HttpStatusSource::new(cli.broker_status_url)?),

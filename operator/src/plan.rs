@@ -55,6 +55,9 @@ pub struct Settings {
     pub filter_api: FilterApi,
     /// `WasmPlugin.spec.priority` (higher runs first within the phase).
     pub wasm_priority: i32,
+    /// The mesh's trust domain, in workload principals
+    /// (`<trust domain>/ns/<namespace>/sa/<service account>`).
+    pub trust_domain: String,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             router_sha256: None,
             filter_api: FilterApi::EnvoyFilter,
             wasm_priority: 100,
+            trust_domain: "cluster.local".to_owned(),
         }
     }
 }

@@ -23,7 +23,8 @@ use mcp_operator::controller::{self, RunConfig};
 use mcp_operator::crd::{MCPGatewayExtension, MCPServerRegistration};
 use mcp_operator::discovery::HttpStatusSource;
 use mcp_operator::gateway_api::{
-    authorization_policy_resource, envoy_filter_resource, wasm_plugin_resource,
+    authorization_policy_resource, envoy_filter_resource, peer_authentication_resource,
+    wasm_plugin_resource,
 };
 use mcp_operator::plan::{FilterApi, Settings};
 use router_config::RouterConfig;
@@ -56,7 +57,7 @@ async fn the_operator_follows_registrations_on_a_real_api_server() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = cluster::free_port();
     let broker_config = format!(
-        "listen: 127.0.0.1:{port}\ndiscovery: {{refreshIntervalSeconds: 1}}\nservers:\n\
+        "listen: 127.0.0.1:{port}\nrouterAuthentication: {{mode: mesh}}\ndiscovery: {{refreshIntervalSeconds: 1}}\nservers:\n\
          - {{name: team-a.weather, url: \"{weather_url}\", prefix: weather_}}\n\
          - {{name: team-b.docs, url: \"{docs_url}\"}}\n"
     );
@@ -126,6 +127,31 @@ async fn the_operator_follows_registrations_on_a_real_api_server() {
         },
     )
     .await;
+    // Beside the broker: mutual TLS required, and only the gateway admitted
+    // to its session API (applied with the operator's own RBAC).
+    let admitted = eventually("the broker's AuthorizationPolicy exists", WAIT, || async {
+        get(
+            &client,
+            &authorization_policy_resource(),
+            "mcp-system",
+            "mcp-broker",
+        )
+        .await
+    })
+    .await;
+    assert_eq!(
+        admitted.data["spec"]["rules"][0]["from"][0]["source"]["principals"][0],
+        "cluster.local/ns/gateway-system/sa/mcp-gateway-istio"
+    );
+    let peer = get(
+        &client,
+        &peer_authentication_resource(),
+        "mcp-system",
+        "mcp-broker",
+    )
+    .await
+    .expect("PeerAuthentication");
+    assert_eq!(peer.data["spec"]["mtls"]["mode"], "STRICT");
 
     // The broker's configuration Secret, as the broker reads it.
     let config = broker_config_text(&client).await;

@@ -149,6 +149,7 @@ fn objects_yaml(objects: &desired::Objects) -> String {
         objects
             .filters
             .iter()
+            .chain(&objects.broker_policies)
             .map(|f| serde_json::to_value(f).expect("filter")),
     );
     yaml(&all)

@@ -86,9 +86,15 @@ mod tests {
         assert!(origin_allowed(Some("https://[::1]:8443"), &allowed));
         assert!(origin_allowed(Some("https://APP.example.com"), &allowed));
         assert!(!origin_allowed(Some("https://evil.example"), &allowed));
-        assert!(!origin_allowed(Some("http://localhost.evil.example"), &allowed));
+        assert!(!origin_allowed(
+            Some("http://localhost.evil.example"),
+            &allowed
+        ));
         assert!(!origin_allowed(Some("null"), &allowed));
-        assert!(!origin_allowed(Some("https://app.example.com:8443"), &allowed));
+        assert!(!origin_allowed(
+            Some("https://app.example.com:8443"),
+            &allowed
+        ));
     }
 
     #[test]

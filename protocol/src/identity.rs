@@ -56,7 +56,10 @@ impl<'a> Identity<'a> {
 /// §5.5). Other values count as absent on every side, so the router and
 /// the broker never read one request as two identities.
 pub fn usable(value: &[u8]) -> bool {
-    !value.is_empty() && value.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
+    !value.is_empty()
+        && value
+            .iter()
+            .all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
 }
 
 #[cfg(test)]

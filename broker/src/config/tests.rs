@@ -449,14 +449,20 @@ fn without_a_local_envoy_the_router_token_must_be_configured_or_the_mesh_named()
 
 #[test]
 fn limits_that_would_idle_out_routed_sessions_or_bad_identity_headers_are_refused() {
-    let problem = refusal("limits: { sessionRevalidateSeconds: 600, upstreamSessionIdleSeconds: 900 }\n");
+    let problem =
+        refusal("limits: { sessionRevalidateSeconds: 600, upstreamSessionIdleSeconds: 900 }\n");
     assert!(problem.contains("sessionRevalidateSeconds"), "{problem}");
     for header in ["x-mcp-identity", "X-User", "x_user", ""] {
-        let problem = refusal(&format!("sessionBinding: {{ identityHeader: \"{header}\" }}\n"));
+        let problem = refusal(&format!(
+            "sessionBinding: {{ identityHeader: \"{header}\" }}\n"
+        ));
         assert!(problem.contains("identityHeader"), "{header}: {problem}");
     }
     let config = parse("sessionBinding: { identityHeader: x-jwt-sub }\n").expect("valid");
-    assert_eq!(config.session_binding.identity_header.as_deref(), Some("x-jwt-sub"));
+    assert_eq!(
+        config.session_binding.identity_header.as_deref(),
+        Some("x-jwt-sub")
+    );
 }
 
 #[test]

@@ -61,7 +61,10 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
         ("broker_address", config.listen.ip().to_string()),
         ("broker_port", config.listen.port().to_string()),
         ("broker_cluster", envoy.broker_cluster.clone()),
-        ("broker_protocol_options", broker_protocol_options.to_string()),
+        (
+            "broker_protocol_options",
+            broker_protocol_options.to_string(),
+        ),
         (
             "buffer_limit_bytes",
             resources::buffer_limit_bytes(config).to_string(),

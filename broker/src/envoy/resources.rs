@@ -158,9 +158,18 @@ pub fn cds_document(config: &GatewayConfig, envoy: &EnvoyConfig, specs: &[&Upstr
     json!({ "resources": clusters })
 }
 
-fn upstream_cluster_resource(config: &GatewayConfig, envoy: &EnvoyConfig, spec: &UpstreamSpec) -> Value {
+fn upstream_cluster_resource(
+    config: &GatewayConfig,
+    envoy: &EnvoyConfig,
+    spec: &UpstreamSpec,
+) -> Value {
     let name = upstream_cluster(&spec.name);
-    let host = spec.url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let host = spec
+        .url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
     let port = spec.url.port_or_known_default().unwrap_or(80);
     let mut protocol_options = json!({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -188,7 +197,11 @@ fn upstream_cluster_resource(config: &GatewayConfig, envoy: &EnvoyConfig, spec: 
         }
     });
     if spec.url.scheme() == "https" {
-        let san_type = if host.parse::<std::net::IpAddr>().is_ok() { "IP_ADDRESS" } else { "DNS" };
+        let san_type = if host.parse::<std::net::IpAddr>().is_ok() {
+            "IP_ADDRESS"
+        } else {
+            "DNS"
+        };
         cluster["transport_socket"] = json!({
             "name": "envoy.transport_sockets.tls",
             "typed_config": {

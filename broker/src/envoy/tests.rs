@@ -122,7 +122,10 @@ fn the_bootstrap_carries_the_configured_addresses_ports_and_paths() {
 
     // Upstream clusters come from the CDS file beside the route table.
     assert_eq!(
-        at(&yaml, "dynamic_resources/cds_config/path_config_source/path"),
+        at(
+            &yaml,
+            "dynamic_resources/cds_config/path_config_source/path"
+        ),
         &Yaml::from("/run/mcp/ecds/clusters.json")
     );
 }
@@ -139,7 +142,10 @@ fn the_bootstrap_bounds_clients_and_rate_limits_initialize() {
     assert_eq!(manager["request_headers_timeout"], Yaml::from("3s"));
     assert_eq!(manager["request_timeout"], Yaml::from("20s"));
     assert_eq!(
-        at(manager, "common_http_protocol_options/headers_with_underscores_action"),
+        at(
+            manager,
+            "common_http_protocol_options/headers_with_underscores_action"
+        ),
         &Yaml::from("REJECT_REQUEST")
     );
     assert_eq!(
@@ -166,7 +172,10 @@ fn the_broker_cluster_carries_the_gateway_token_unless_a_mesh_proves_the_caller(
     );
     let generic = at(filters, "0/typed_config/credential/typed_config");
     assert_eq!(generic["header"], Yaml::from("x-mcp-gateway-token"));
-    assert_eq!(at(generic, "credential/name"), &Yaml::from("mcp_gateway_token"));
+    assert_eq!(
+        at(generic, "credential/name"),
+        &Yaml::from("mcp_gateway_token")
+    );
     assert_eq!(
         at(generic, "credential/sds_config/path_config_source/path"),
         &Yaml::from("/run/mcp/ecds/secret.mcp_gateway_token.json")
@@ -175,9 +184,12 @@ fn the_broker_cluster_carries_the_gateway_token_unless_a_mesh_proves_the_caller(
 
     let mesh = bootstrap(&format!("{CONFIG}routerAuthentication: {{ mode: mesh }}\n"));
     assert!(
-        at(&mesh, "static_resources/clusters/0/typed_extension_protocol_options")
-            .as_mapping()
-            .is_some_and(|m| m.is_empty()),
+        at(
+            &mesh,
+            "static_resources/clusters/0/typed_extension_protocol_options"
+        )
+        .as_mapping()
+        .is_some_and(|m| m.is_empty()),
         "no token in mesh mode"
     );
 }
@@ -205,19 +217,24 @@ fn each_upstream_has_a_cluster_that_injects_its_own_credential() {
 
     let weather = &clusters[0];
     assert_eq!(weather["name"], "mcp_upstream_weather");
-    let address = &weather["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"];
+    let address = &weather["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        ["socket_address"];
     assert_eq!(address["address"], "127.0.0.1");
     assert_eq!(address["port_value"], 3001);
     let options = &weather["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
     let generic = &options["http_filters"][0]["typed_config"]["credential"]["typed_config"];
     assert_eq!(generic["credential"]["name"], "mcp_credential_weather");
-    assert!(generic.get("header").is_none(), "Authorization, the default");
+    assert!(
+        generic.get("header").is_none(),
+        "Authorization, the default"
+    );
     assert!(weather.get("transport_socket").is_none());
 
     let files = &clusters[1];
     assert_eq!(files["name"], "mcp_upstream_files");
     assert_eq!(
-        files["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"],
+        files["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+            ["port_value"],
         443
     );
     assert!(
@@ -229,7 +246,8 @@ fn each_upstream_has_a_cluster_that_injects_its_own_credential() {
     let tls = &files["transport_socket"]["typed_config"];
     assert_eq!(tls["sni"], "files.example");
     assert_eq!(
-        tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+        tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]
+            ["exact"],
         "files.example"
     );
 }
@@ -284,7 +302,10 @@ fn files_for_envoy_are_readable_by_their_owner_only() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("secrets.json");
     assert!(write_if_changed(&path, b"{}").expect("write"));
-    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+    let mode = std::fs::metadata(&path)
+        .expect("metadata")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 

@@ -225,9 +225,15 @@ pub async fn delete(State(state): State<Arc<AppState>>, request_headers: HeaderM
 }
 
 /// Who a request comes from (`mcp_protocol::identity`, the router's rule).
-pub fn identity_of<'h>(request_headers: &'h HeaderMap, identity_header: Option<&str>) -> Identity<'h> {
+pub fn identity_of<'h>(
+    request_headers: &'h HeaderMap,
+    identity_header: Option<&str>,
+) -> Identity<'h> {
     let value = |name: &str| request_headers.get(name).map(HeaderValue::as_bytes);
-    Identity::of_request(identity_header.and_then(value), value(headers::AUTHORIZATION))
+    Identity::of_request(
+        identity_header.and_then(value),
+        value(headers::AUTHORIZATION),
+    )
 }
 
 /// The request's gateway session: 400 without one (MCP "Session

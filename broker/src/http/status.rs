@@ -44,7 +44,10 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
             "tools": tools.len(),
             "bytes": route_table.len(),
         },
-        "sessions": { "upstream": state.sessions.upstream_count() },
+        "sessions": {
+            "upstream": state.sessions.upstream_count(),
+            "ended": state.sessions.ended_count()
+        },
     }))
 }
 

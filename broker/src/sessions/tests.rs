@@ -237,7 +237,9 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
     let opens = Arc::new(AtomicUsize::new(0));
     ask(&store, None, "up-1", &opens).await;
     let replaced = store
-        .upstream_session("gw", "other", None, || async { Ok::<_, TestError>(session("o-1")) })
+        .upstream_session("gw", "other", None, || async {
+            Ok::<_, TestError>(session("o-1"))
+        })
         .await
         .expect("opens");
     assert_eq!(replaced.replaced, None, "nothing was replaced");
@@ -389,7 +391,10 @@ async fn no_upstream_session_is_opened_beyond_the_total_limit() {
             Ok::<_, TestError>(session("c"))
         })
         .await;
-    assert!(matches!(refused, Err(StoreError::AtCapacity { max: 2 })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::AtCapacity { max: 2 })),
+        "{refused:?}"
+    );
     // Held sessions are still served, and ending one makes room.
     open_as(&store, "gw-1", "weather", "a").await;
     store.end("gw-2", Duration::from_secs(60));
@@ -412,7 +417,10 @@ async fn handshakes_per_session_and_server_are_limited_per_minute() {
         })
         .await;
     assert!(
-        matches!(refused, Err(StoreError::TooManyHandshakes { per_minute: 3 })),
+        matches!(
+            refused,
+            Err(StoreError::TooManyHandshakes { per_minute: 3 })
+        ),
         "{refused:?}"
     );
     assert_eq!(opens.load(Ordering::SeqCst), 3);

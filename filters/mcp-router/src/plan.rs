@@ -63,7 +63,10 @@ pub fn route_plan(
         headers::X_MCP_METHOD,
         methods::TOOLS_CALL.to_owned(),
     ));
-    ops.push(HeaderOp::Set(headers::X_MCP_SERVERNAME, server.name.clone()));
+    ops.push(HeaderOp::Set(
+        headers::X_MCP_SERVERNAME,
+        server.name.clone(),
+    ));
     ops.push(HeaderOp::Set(
         headers::X_MCP_TOOLNAME,
         call.upstream_name.clone(),
@@ -161,9 +164,17 @@ mod tests {
         let start = 18;
         assert_eq!(&body[start..start + 13], br#""weather_get""#);
         let splice = Splice::new(start..start + 13, "get");
-        let plan = route_plan(&server(false, &[]), &call(Some(splice)), &head_with(&[]), body)
-            .expect("plans");
-        assert_eq!(plan.body.as_deref(), Some(&br#"{"params":{"name":"get"}}"#[..]));
+        let plan = route_plan(
+            &server(false, &[]),
+            &call(Some(splice)),
+            &head_with(&[]),
+            body,
+        )
+        .expect("plans");
+        assert_eq!(
+            plan.body.as_deref(),
+            Some(&br#"{"params":{"name":"get"}}"#[..])
+        );
         assert_eq!(
             plan.headers,
             vec![
@@ -180,7 +191,12 @@ mod tests {
 
     #[test]
     fn client_credentials_are_removed_unless_the_server_opts_in() {
-        let head = head_with(&["authorization", "cookie", "x-api-key", "proxy-authorization"]);
+        let head = head_with(&[
+            "authorization",
+            "cookie",
+            "x-api-key",
+            "proxy-authorization",
+        ]);
         let removed = |server: &ServerRoute| -> Vec<&'static str> {
             route_plan(server, &call(None), &head, b"{}")
                 .expect("plans")
@@ -194,7 +210,12 @@ mod tests {
         };
         assert_eq!(
             removed(&server(false, &[])),
-            ["authorization", "proxy-authorization", "cookie", "x-api-key"]
+            [
+                "authorization",
+                "proxy-authorization",
+                "cookie",
+                "x-api-key"
+            ]
         );
         assert_eq!(
             removed(&server(true, &["cookie"])),

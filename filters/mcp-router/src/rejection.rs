@@ -155,7 +155,9 @@ impl Rejection {
                 403,
                 RpcError::new(
                     ErrorCode::Forbidden,
-                    format!("Forbidden: host {host:?} is not served by this gateway (see allowedHosts)"),
+                    format!(
+                        "Forbidden: host {host:?} is not served by this gateway (see allowedHosts)"
+                    ),
                 ),
             ),
             UpstreamUnavailable { server, detail } => (

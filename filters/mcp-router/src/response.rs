@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn only_a_404_or_a_400_saying_so_loses_a_session() {
-        assert_eq!(on_routed_headers(404, true, false), RoutedVerdict::SessionLost);
+        assert_eq!(
+            on_routed_headers(404, true, false),
+            RoutedVerdict::SessionLost
+        );
         assert_eq!(on_routed_headers(400, true, false), RoutedVerdict::ReadBody);
         assert_eq!(
             on_routed_headers(404, false, false),
@@ -90,7 +93,10 @@ mod tests {
             }
         );
         for status in [502, 503, 504] {
-            assert_eq!(on_routed_headers(status, true, false), RoutedVerdict::Unreachable);
+            assert_eq!(
+                on_routed_headers(status, true, false),
+                RoutedVerdict::Unreachable
+            );
         }
     }
 

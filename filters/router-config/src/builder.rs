@@ -217,11 +217,9 @@ fn validate_server(server: &ServerRoute) -> Result<(), String> {
             server.path
         ));
     }
-    if let Some(header) = server
-        .forward_headers
-        .iter()
-        .find(|h| *h == headers::AUTHORIZATION || !headers::CLIENT_CREDENTIALS.contains(&h.as_str()))
-    {
+    if let Some(header) = server.forward_headers.iter().find(|h| {
+        *h == headers::AUTHORIZATION || !headers::CLIENT_CREDENTIALS.contains(&h.as_str())
+    }) {
         return Err(format!(
             "forwardHeaders entry {header:?} is not one of the credential headers the router removes ({}; authorization has its own switch)",
             headers::CLIENT_CREDENTIALS[1..].join(", ")

@@ -292,7 +292,7 @@ async fn apply_extension(extension: &MCPGatewayExtension, ctx: &Context) -> Resu
         apply::apply(ctx, &objects.deployment).await?;
         apply::apply(ctx, &objects.service).await?;
         apply::apply_dynamic(ctx, &http_route_resource(), &objects.route).await?;
-        for object in &objects.filters {
+        for object in objects.filters.iter().chain(&objects.broker_policies) {
             let resource = resource_of(object);
             apply::apply_dynamic(ctx, &resource, object).await?;
         }
@@ -364,6 +364,7 @@ fn resource_of(object: &DynamicObject) -> kube::api::ApiResource {
     match kind {
         "EnvoyFilter" => crate::gateway_api::envoy_filter_resource(),
         "AuthorizationPolicy" => crate::gateway_api::authorization_policy_resource(),
+        "PeerAuthentication" => crate::gateway_api::peer_authentication_resource(),
         _ => crate::gateway_api::wasm_plugin_resource(),
     }
 }
@@ -377,6 +378,12 @@ async fn cleanup_extension(extension: &MCPGatewayExtension, ctx: &Context) -> Re
         apply::delete_dynamic(ctx, &resource, &namespace, &name).await?;
     }
     apply::delete_dynamic(ctx, &http_route_resource(), &names.namespace, &names.route).await?;
+    for resource in [
+        crate::gateway_api::authorization_policy_resource(),
+        crate::gateway_api::peer_authentication_resource(),
+    ] {
+        apply::delete_dynamic(ctx, &resource, &names.namespace, &names.broker).await?;
+    }
     apply::delete::<Deployment>(ctx, &names.namespace, &names.broker).await?;
     apply::delete::<Service>(ctx, &names.namespace, &names.broker).await?;
     apply::delete::<ServiceAccount>(ctx, &names.namespace, &names.broker).await?;

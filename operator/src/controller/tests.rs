@@ -194,6 +194,16 @@ async fn a_deleted_extension_removes_what_it_deployed_then_its_finalizer() {
             ),
             call(
                 "DELETE",
+                "/apis/security.istio.io/v1/namespaces/mcp-system/authorizationpolicies/mcp-broker",
+                ok.clone(),
+            ),
+            call(
+                "DELETE",
+                "/apis/security.istio.io/v1/namespaces/mcp-system/peerauthentications/mcp-broker",
+                ok.clone(),
+            ),
+            call(
+                "DELETE",
                 "/apis/apps/v1/namespaces/mcp-system/deployments/mcp-broker",
                 ok.clone(),
             ),

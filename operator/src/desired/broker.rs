@@ -141,7 +141,7 @@ fn instance(deployment: &plan::Deployment) -> &str {
     deployment.names.broker.trim_end_matches("-broker")
 }
 
-fn selector(deployment: &plan::Deployment) -> BTreeMap<String, String> {
+pub(super) fn selector(deployment: &plan::Deployment) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "mcp-broker".to_owned()),
         (

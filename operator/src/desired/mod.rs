@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod filter;
+pub mod policies;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,8 @@ pub struct Objects {
     /// In the Gateway's namespace: the EnvoyFilter and its
     /// AuthorizationPolicy, or the WasmPlugin.
     pub filters: Vec<DynamicObject>,
+    /// In the broker's namespace: who may call it (`policies`).
+    pub broker_policies: Vec<DynamicObject>,
 }
 
 /// The objects of a planned deployment. `owner` (the extension) is set on
@@ -49,6 +52,7 @@ pub fn objects(
         service: broker::service(deployment, owner)?,
         route: broker::http_route(deployment, owner)?,
         filters: filter::filter_objects(deployment, settings)?,
+        broker_policies: policies::broker_policies(deployment, settings, owner)?,
     })
 }
 

@@ -20,6 +20,7 @@
 mod catalog;
 mod server;
 
+use axum::serve::ListenerExt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,7 +70,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         let upstream = Arc::new(catalog::Upstream::new(name.clone(), cli.tools));
         let app = server::app(upstream, cli.sse);
         writeln!(stdout, "listening {name} http://{local}/mcp")?;
-        servers.spawn(async move { axum::serve(listener, app).await });
+        servers.spawn(async move {
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    // SSE answers go out in several small writes; Nagle's
+                    // algorithm would hold each for the peer's delayed ACK (~40 ms).
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+            )
+            .await
+        });
     }
     writeln!(stdout, "ready")?;
     stdout.flush()?;

@@ -12,6 +12,7 @@
 mod app;
 mod tools;
 
+use axum::serve::ListenerExt;
 use std::{io::Write, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
@@ -60,8 +61,15 @@ async fn main() -> anyhow::Result<()> {
     drop(stdout);
 
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = axum::serve(
+        listener.tap_io(|tcp| {
+            // SSE answers go out in several small writes; Nagle's
+            // algorithm would hold each for the peer's delayed ACK (~40 ms).
+            let _ = tcp.set_nodelay(true);
+        }),
+        app,
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let drain_deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(DRAIN_TIMEOUT).await;

@@ -137,7 +137,7 @@ impl TestServer {
     /// that carried its `tools/call`: what the gateway injected, not what the
     /// session was opened with.
     #[tool(
-        description = "Returns JSON with this server's name and the Authorization header it received (\"none\" if absent)."
+        description = "Returns JSON with this server's name, the Authorization header it received (\"none\" if absent), its x-mcp-* headers and every header."
     )]
     fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> String {
         let authorization = parts
@@ -157,10 +157,23 @@ impl TestServer {
                 )
             })
             .collect();
+        // Every header, for tests that check what must not reach upstreams
+        // (client cookies, API keys).
+        let all: serde_json::Map<String, serde_json::Value> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or("<not utf-8>").into(),
+                )
+            })
+            .collect();
         serde_json::json!({
             "server": self.upstream.name,
             "authorization": authorization,
             "routingHeaders": routing,
+            "headers": all,
         })
         .to_string()
     }

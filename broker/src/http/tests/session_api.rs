@@ -205,7 +205,11 @@ async fn the_first_call_opens_an_upstream_session_that_later_calls_share() {
             session_api(Some(&session), json!({ "server": "weather" })),
         )
     });
-    let expires = state.signer().verify(&session).expect("valid").expires_at_unix();
+    let expires = state
+        .signer()
+        .verify(&session)
+        .expect("valid")
+        .expires_at_unix();
     for reply in futures::future::join_all(calls).await {
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         assert_eq!(
@@ -355,7 +359,9 @@ async fn only_requests_carrying_the_gateway_token_are_served() {
             .assert_rpc_error(StatusCode::UNAUTHORIZED, -32600, Value::Null);
     }
     // Status stays open to operators and probes.
-    let status = Request::get("/status").body(Body::empty()).expect("request");
+    let status = Request::get("/status")
+        .body(Body::empty())
+        .expect("request");
     assert_eq!(send(&state, status).await.status, StatusCode::OK);
 }
 
@@ -387,19 +393,32 @@ async fn a_session_opened_by_one_identity_is_refused_to_another() {
         request
     };
     for other in [Some("Bearer mallory"), None] {
-        send(&state, as_identity(other))
-            .await
-            .assert_rpc_error(StatusCode::FORBIDDEN, -32003, Value::Null);
+        send(&state, as_identity(other)).await.assert_rpc_error(
+            StatusCode::FORBIDDEN,
+            -32003,
+            Value::Null,
+        );
         let ping = mcp(Method::POST).header(SESSION_ID, &session);
         let ping = match other {
             Some(value) => ping.header(header::AUTHORIZATION, value),
             None => ping,
         };
-        let reply = send(&state, ping.body(Body::from(call_body(8))).expect("request")).await;
+        let reply = send(
+            &state,
+            ping.body(Body::from(call_body(8))).expect("request"),
+        )
+        .await;
         reply.assert_rpc_error(StatusCode::FORBIDDEN, -32003, json!(8));
     }
-    assert_eq!(send(&state, as_identity(Some("Bearer alice"))).await.status, StatusCode::OK);
-    assert_eq!(upstream.seen().len(), 2, "no handshake for the refused calls");
+    assert_eq!(
+        send(&state, as_identity(Some("Bearer alice"))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        upstream.seen().len(),
+        2,
+        "no handshake for the refused calls"
+    );
 }
 
 #[tokio::test]
@@ -418,7 +437,11 @@ async fn where_envoy_injects_credentials_the_router_never_gets_them() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert!(reply.json().get("authorization").is_none(), "{}", reply.json());
+    assert!(
+        reply.json().get("authorization").is_none(),
+        "{}",
+        reply.json()
+    );
     // The broker's own handshake still carries it.
     assert!(
         upstream

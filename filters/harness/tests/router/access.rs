@@ -41,7 +41,11 @@ fn foreign_origins_and_hosts_are_refused_on_every_method() {
             )
             .expect("runs");
         let body = stream.expect_jsonrpc_error(403, -32003);
-        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("evil.example")));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("evil.example"))
+        );
     }
     for host in ["evil.example", "gateway.local:9999", "gateway.local"] {
         for request in requests() {
@@ -69,7 +73,10 @@ fn foreign_origins_and_hosts_are_refused_on_every_method() {
     }
     // The next request on the VM is still served.
     gateway
-        .send(&mcp_post(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#).header(":authority", "mcp.example"))
+        .send(
+            &mcp_post(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#)
+                .header(":authority", "mcp.example"),
+        )
         .expect("runs")
         .expect_to_broker(Some("ping"));
 }
@@ -90,7 +97,13 @@ fn client_credentials_reach_only_upstreams_that_opted_in() {
         .send(&with_credentials(tools_call(1, "weather_get_alerts")))
         .expect("runs");
     weather.expect_routed_to("weather");
-    for name in ["cookie", "proxy-authorization", "x-api-key", "api-key", "x-auth-token"] {
+    for name in [
+        "cookie",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+    ] {
         weather.expect_no_upstream_header(name);
     }
     let files = gateway
@@ -102,7 +115,9 @@ fn client_credentials_reach_only_upstreams_that_opted_in() {
         .expect_no_upstream_header("x-api-key");
     // The broker keeps what it needs to know who asks.
     gateway
-        .send(&with_credentials(mcp_post(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#)))
+        .send(&with_credentials(mcp_post(
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+        )))
         .expect("runs")
         .expect_to_broker(Some("tools/list"))
         .expect_upstream_header("x-api-key", "key-123");

@@ -86,9 +86,11 @@ pub fn seed_record(gateway: &Gateway, server: &str, gateway_session: &str, state
         server: server.to_owned(),
         state,
     };
-    gateway
-        .shared()
-        .set(session_cache::slot_key(slot).as_bytes(), &record.encode(), 0);
+    gateway.shared().set(
+        session_cache::slot_key(slot).as_bytes(),
+        &record.encode(),
+        0,
+    );
 }
 
 /// A live record for a caller without credentials, valid for a minute.

@@ -12,7 +12,13 @@ fn a_cached_session_routes_at_once() {
     let gateway = gateway(1);
     let mut session = upstream_session("up-1");
     session.authorization = Some("Bearer weather-cred".to_owned());
-    seed_session_for(&gateway, "weather", SESSION, &session, Some("Bearer client"));
+    seed_session_for(
+        &gateway,
+        "weather",
+        SESSION,
+        &session,
+        Some("Bearer client"),
+    );
     let stream = gateway
         .send(&tools_call(1, "weather_get_alerts").header("authorization", "Bearer client"))
         .expect("runs");
@@ -378,13 +384,21 @@ fn ending_a_session_forgets_its_upstream_sessions_only_when_the_broker_agrees() 
     let keys_before = gateway.shared().entries().len();
     let ended = gateway.send(&delete()).expect("runs");
     ended.respond(&Response::status(204)).expect("passes");
-    assert_eq!(cached_session(&gateway, "weather", SESSION), Some(Cached::Ended));
-    assert_eq!(cached_session(&gateway, "files", SESSION), Some(Cached::Ended));
+    assert_eq!(
+        cached_session(&gateway, "weather", SESSION),
+        Some(Cached::Ended)
+    );
+    assert_eq!(
+        cached_session(&gateway, "files", SESSION),
+        Some(Cached::Ended)
+    );
     // "search" had no record: nothing was written for it.
     assert_eq!(cached_session(&gateway, "search", SESSION), None);
     assert_eq!(gateway.shared().entries().len(), keys_before);
     // The ended session is refused at once, without asking the broker.
-    let call = gateway.send(&tools_call(9, "weather_get_alerts")).expect("runs");
+    let call = gateway
+        .send(&tools_call(9, "weather_get_alerts"))
+        .expect("runs");
     call.expect_no_calls();
     call.expect_jsonrpc_error(404, -32001);
 }
@@ -424,34 +438,50 @@ fn a_record_past_its_time_is_checked_with_the_broker_again() {
         .expect_no_calls()
         .expect_routed_to("weather");
     // The record was valid for a minute (the revalidation period).
-    gateway.advance_time(std::time::Duration::from_secs(61)).expect("ticks");
-    let stream = gateway.send(&tools_call(2, "weather_get_alerts")).expect("runs");
+    gateway
+        .advance_time(std::time::Duration::from_secs(61))
+        .expect("ticks");
+    let stream = gateway
+        .send(&tools_call(2, "weather_get_alerts"))
+        .expect("runs");
     let call = stream.expect_call_to(BROKER_CLUSTER);
     // The gateway session expired meanwhile: the broker says so, and the
     // call is refused; so is the next one, without asking again.
     gateway
         .vm(0)
-        .answer(call.token, &Response::status(404).json(&serde_json::json!({
-            "jsonrpc": "2.0", "id": null,
-            "error": {"code": -32001, "message": "session expired"}
-        })))
+        .answer(
+            call.token,
+            &Response::status(404).json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": null,
+                "error": {"code": -32001, "message": "session expired"}
+            })),
+        )
         .expect("no trap");
     stream.expect_jsonrpc_error(404, -32001);
-    let next = gateway.send(&tools_call(3, "weather_get_alerts")).expect("runs");
+    let next = gateway
+        .send(&tools_call(3, "weather_get_alerts"))
+        .expect("runs");
     next.expect_no_calls().expect_jsonrpc_error(404, -32001);
 }
 
 #[test]
 fn a_record_never_outlives_the_gateway_session_it_was_made_for() {
     let gateway = gateway(1);
-    let first = gateway.send(&tools_call(1, "weather_get_alerts")).expect("runs");
+    let first = gateway
+        .send(&tools_call(1, "weather_get_alerts"))
+        .expect("runs");
     let call = first.expect_call_to(BROKER_CLUSTER);
     // A session that expires in 10 s: sooner than the revalidation period.
     let mut session = upstream_session("up-1");
     session.expires_at = NOW + 10;
-    gateway.vm(0).answer(call.token, &broker_answer(&session)).expect("resumes");
+    gateway
+        .vm(0)
+        .answer(call.token, &broker_answer(&session))
+        .expect("resumes");
     first.expect_routed_to("weather");
-    gateway.advance_time(std::time::Duration::from_secs(10)).expect("ticks");
+    gateway
+        .advance_time(std::time::Duration::from_secs(10))
+        .expect("ticks");
     gateway
         .send(&tools_call(2, "weather_get_alerts"))
         .expect("runs")
@@ -464,7 +494,11 @@ fn records_made_under_another_signing_key_are_void() {
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
     let mut table = route_table_json();
     table["sessions"] = serde_json::json!({ "keyId": "new-key" });
-    assert!(gateway.push_config(table.to_string().as_bytes()).expect("no trap"));
+    assert!(
+        gateway
+            .push_config(table.to_string().as_bytes())
+            .expect("no trap")
+    );
     gateway
         .send(&tools_call(1, "weather_get_alerts"))
         .expect("runs")
@@ -495,7 +529,11 @@ fn another_identity_is_refused_on_the_cached_path_and_the_broker_is_told_who_ask
         let stream = gateway.send(&request).expect("runs");
         stream.expect_no_calls();
         let body = stream.expect_jsonrpc_error(403, -32003);
-        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("another identity")));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("another identity"))
+        );
     }
     // On a miss the broker decides, with the client's credential in hand.
     let stream = gateway
@@ -505,13 +543,20 @@ fn another_identity_is_refused_on_the_cached_path_and_the_broker_is_told_who_ask
     assert_eq!(call.header("authorization"), Some("Bearer mallory"));
     gateway
         .vm(0)
-        .answer(call.token, &Response::status(403).json(&serde_json::json!({
-            "jsonrpc": "2.0", "id": null,
-            "error": {"code": -32003, "message": "another identity"}
-        })))
+        .answer(
+            call.token,
+            &Response::status(403).json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": null,
+                "error": {"code": -32003, "message": "another identity"}
+            })),
+        )
         .expect("no trap");
     stream.expect_jsonrpc_error(403, -32003);
-    assert_eq!(cached_session(&gateway, "files", SESSION), None, "nothing cached");
+    assert_eq!(
+        cached_session(&gateway, "files", SESSION),
+        None,
+        "nothing cached"
+    );
 }
 
 #[test]
@@ -520,7 +565,9 @@ fn only_a_400_that_says_the_session_is_unknown_resets_it() {
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
     // The upstream rejects the request itself: the client gets that 400 as
     // sent, and the session stays.
-    let rejected = gateway.send(&tools_call(1, "weather_get_alerts")).expect("runs");
+    let rejected = gateway
+        .send(&tools_call(1, "weather_get_alerts"))
+        .expect("runs");
     let verdict = serde_json::json!({
         "jsonrpc": "2.0", "id": null,
         "error": {"code": -32600, "message": "Invalid Request: id must be an integer"}
@@ -539,7 +586,9 @@ fn only_a_400_that_says_the_session_is_unknown_resets_it() {
         Some(Cached::Live(Some("up-1".to_owned())))
     );
     // The TypeScript SDK's word for an unknown session: reset.
-    let lost = gateway.send(&tools_call(2, "weather_get_alerts")).expect("runs");
+    let lost = gateway
+        .send(&tools_call(2, "weather_get_alerts"))
+        .expect("runs");
     lost.respond(&Response::status(400).json(&serde_json::json!({
         "jsonrpc": "2.0", "id": null,
         "error": {"code": -32000, "message": "Bad Request: No valid session ID provided"}
@@ -566,7 +615,10 @@ fn the_session_cache_stays_within_its_slots_however_many_sessions_come() {
         if let [call] = stream.pending_calls().as_slice() {
             gateway
                 .vm(0)
-                .answer(call.token, &broker_answer(&upstream_session(&format!("up-{i}"))))
+                .answer(
+                    call.token,
+                    &broker_answer(&upstream_session(&format!("up-{i}"))),
+                )
                 .expect("resumes");
         }
         stream.expect_routed_to("weather");

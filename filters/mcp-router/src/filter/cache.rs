@@ -60,11 +60,7 @@ pub fn store(
         state,
     };
     let (slot, cas) = (slots[choice], current[choice].1);
-    let _ = hostcalls::set_shared_data(
-        &session_cache::slot_key(slot),
-        Some(&record.encode()),
-        cas,
-    );
+    let _ = hostcalls::set_shared_data(&session_cache::slot_key(slot), Some(&record.encode()), cas);
 }
 
 /// Replaces the record of (server, gateway session) with `state`, if there

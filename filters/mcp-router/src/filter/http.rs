@@ -227,7 +227,10 @@ impl McpHttp {
             (":path", broker.session_path.as_str()),
             (":authority", broker.authority.as_str()),
             ("content-type", "application/json"),
-            (headers::X_MCP_GATEWAY_SESSION, call.gateway_session.as_str()),
+            (
+                headers::X_MCP_GATEWAY_SESSION,
+                call.gateway_session.as_str(),
+            ),
         ];
         // The broker checks the session's identity binding with the same
         // headers the client sent (mcp_protocol::identity).
@@ -322,7 +325,9 @@ impl McpHttp {
                 &server,
                 &call.gateway_session,
                 |state| matches!(state, RecordState::Live { session, .. } if session.session_id.as_deref() == Some(lost.as_str())),
-                RecordState::Stale { session_id: lost.clone() },
+                RecordState::Stale {
+                    session_id: lost.clone(),
+                },
             );
         }
         log::info!("mcp-router: upstream {server:?} answered {status} for its session; reset");

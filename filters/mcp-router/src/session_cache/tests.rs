@@ -58,7 +58,12 @@ fn empty_foreign_or_damaged_values_are_misses() {
         b"2\ngw\nweather\nE\n5\nextra",
         &[0xff, 0xfe],
     ] {
-        assert_eq!(Record::decode(value), None, "{:?}", String::from_utf8_lossy(value));
+        assert_eq!(
+            Record::decode(value),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(value)
+        );
     }
 }
 
@@ -107,7 +112,10 @@ fn a_live_record_routes_only_in_time_under_its_key_and_for_its_identity() {
         decide(Some(&record), 1, "k1", other),
         Lookup::Refuse(Rejection::SessionOfAnotherIdentity)
     );
-    assert_eq!(decide(None, 1, "k1", binding), Lookup::AskBroker { stale: None });
+    assert_eq!(
+        decide(None, 1, "k1", binding),
+        Lookup::AskBroker { stale: None }
+    );
 }
 
 #[test]
@@ -120,7 +128,10 @@ fn ended_and_stale_records_refuse_or_name_the_session_to_replace() {
         decide(Some(&ended), 49, "k", 0),
         Lookup::Refuse(Rejection::SessionNotFound)
     );
-    assert_eq!(decide(Some(&ended), 50, "k", 0), Lookup::AskBroker { stale: None });
+    assert_eq!(
+        decide(Some(&ended), 50, "k", 0),
+        Lookup::AskBroker { stale: None }
+    );
     let stale = Record {
         state: RecordState::Stale {
             session_id: "up-old".to_owned(),
