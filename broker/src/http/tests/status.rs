@@ -68,7 +68,7 @@ servers:
             .is_some_and(|b| b > 0),
         "{status}"
     );
-    assert_eq!(status["sessions"], json!({ "upstream": 0 }));
+    assert_eq!(status["sessions"], json!({ "upstream": 0, "ended": 0 }));
 }
 
 #[tokio::test]
