@@ -15,8 +15,8 @@ export MCP_PYTHON := venv / "bin/python"
 # ContextForge, a benchmark peer, in its own venv (`just setup-contextforge`).
 export MCP_CONTEXTFORGE := venv / "contextforge/bin/mcpgateway"
 # The real kube-apiserver (1.20) the operator's integration test runs
-# against, built by ../shared/tools/kube-apiserver/build.sh (`just setup-kube`).
-kube_tools := root / "../shared/tools/kube-apiserver"
+# against, built by scripts/kube-apiserver/build.sh (`just setup-kube`).
+kube_tools := root / "scripts/kube-apiserver"
 export MCP_KUBE_APISERVER := env_var_or_default("MCP_KUBE_APISERVER", env_var_or_default("XDG_CACHE_HOME", env_var("HOME") / ".cache") / "kube-apiserver-1.20/bin/kube-apiserver")
 
 # List the tasks.
@@ -60,7 +60,17 @@ build: build-wasm
 # Run a local gateway: Envoy + mcp_router.wasm + broker + two real MCP
 # servers, at http://127.0.0.1:8080/mcp. Ctrl-C stops everything.
 run: setup build
-    "{{root}}/scripts/run-local.sh"
+    #!/usr/bin/env bash
+    # Ctrl-C must reach the gateway's script alone, which stops everything
+    # and exits 0: `just` itself exits 130 whenever it catches a SIGINT.
+    # With job control the script's group, not just's, gets the terminal.
+    if [ -t 0 ]; then
+        set -m
+        "{{root}}/scripts/run-local.sh" &
+        fg %1
+    else
+        exec "{{root}}/scripts/run-local.sh"
+    fi
 
 # Every test: unit, wasm harness, end to end (real Envoy, broker, upstreams),
 # the operator against a real kube-apiserver, the benchmarks' smoke run

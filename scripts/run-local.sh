@@ -23,7 +23,11 @@ stop() {
     fi
     echo "stopped."
 }
-trap stop EXIT INT TERM
+# Ctrl-C or SIGTERM is how a local gateway is meant to end: stop everything
+# and exit 0. Anything else that ends the script (a process that died, an
+# error) stops everything too, and keeps the failing status.
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 
 # Waits until a URL answers 200, or fails naming the log to read.
 wait_for() {
@@ -85,5 +89,6 @@ Ctrl-C stops everything.
 MSG
 
 # Stop when any process exits (the trap stops the rest).
-wait -n "${pids[@]}"
+wait -n "${pids[@]}" || true
 echo "a process exited; see $logs/" >&2
+exit 1

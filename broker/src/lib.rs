@@ -6,7 +6,7 @@
 //! of every upstream (discovery, and the upstream handshakes of gateway
 //! sessions, behind the router's session API), and publishes the route
 //! table: to the local Envoy through an ECDS file, and on `/status` for the
-//! operator. Architecture: DESIGN.md.
+//! operator. Architecture: docs/architecture.md.
 
 pub mod catalog;
 pub mod config;

@@ -1,5 +1,5 @@
 //! The operator against a real API server (kube-apiserver 1.20 + etcd, see
-//! `../shared/tools/kube-apiserver/`), with our CRDs, the Gateway API and
+//! `scripts/kube-apiserver/`), with our CRDs, the Gateway API and
 //! Istio CRDs (vendored in `testdata/kubernetes/crds`), and a real broker
 //! discovering real MCP servers (`mcp-test-server`) on loopback.
 //!

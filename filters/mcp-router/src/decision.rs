@@ -1,7 +1,7 @@
 //! What to do with a request: the router's routing rules as pure functions.
 //!
 //! [`on_request_head`] runs when the request headers arrive; POSTs to the
-//! MCP path are buffered and passed to [`on_request_body`]. See DESIGN.md,
+//! MCP path are buffered and passed to [`on_request_body`]. See docs/architecture.md,
 //! "The request path": `tools/call` goes to the tool's upstream, every other
 //! message to the broker.
 

@@ -1,5 +1,5 @@
 //! A real kube-apiserver (v1.20, built from Debian's source package by
-//! `../shared/tools/kube-apiserver/build.sh`) with etcd on loopback, and the
+//! `scripts/kube-apiserver/build.sh`) with etcd on loopback, and the
 //! local processes the integration test runs beside it.
 
 use std::io::{BufRead, BufReader};
@@ -34,7 +34,7 @@ impl ApiServer {
         };
         let tools = std::env::var_os("MCP_KUBE_TOOLS")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("../shared/tools/kube-apiserver"));
+            .unwrap_or_else(|| repo_root().join("scripts/kube-apiserver"));
         for port in [16443, 23790] {
             assert!(
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
