@@ -29,6 +29,9 @@ pub enum Clusters {
 
 impl Clusters {
     fn cluster_of(self, spec: &UpstreamSpec) -> Option<String> {
+        if let Some(cluster) = spec.gateway_route.as_ref().and_then(|r| r.cluster.clone()) {
+            return Some(cluster);
+        }
         match self {
             Clusters::Unnamed => None,
             Clusters::LocalEnvoy => Some(crate::envoy::upstream_cluster(&spec.name)),
@@ -76,6 +79,10 @@ pub struct Catalog {
     /// Bumped on every published change; the composer waits on it.
     changes: watch::Sender<u64>,
     composite: ArcSwap<Composite>,
+    /// Recent composites, oldest first, for proxies a table behind.
+    history: Mutex<std::collections::VecDeque<Arc<Composite>>>,
+    /// The table of the last tool-list change no proxy has reported yet.
+    unconfirmed: Mutex<Option<String>>,
     /// Fires when the exposed tool list changes (for `list_changed`).
     tools_changed: broadcast::Sender<()>,
 }
@@ -87,6 +94,8 @@ impl Catalog {
             states: Mutex::new(HashMap::new()),
             changes: watch::Sender::new(0),
             composite: ArcSwap::from_pointee(empty),
+            history: Mutex::new(std::collections::VecDeque::new()),
+            unconfirmed: Mutex::new(None),
             tools_changed: broadcast::Sender::new(16),
         }
     }
@@ -131,28 +140,94 @@ impl Catalog {
         self.composite.load_full()
     }
 
-    /// Recomposes from the given configuration; returns the new composite
-    /// and whether the exposed tool list changed.
+    /// Recomposes from the given configuration and puts the result in
+    /// force ([`Catalog::compose_current`] then [`Catalog::install`]).
     pub fn recompose(
         &self,
         settings: &RouteTableSettings,
         specs: &[Arc<UpstreamSpec>],
         clusters: Clusters,
     ) -> (Arc<Composite>, bool) {
+        let next = self.compose_current(settings, specs, clusters);
+        let changed = self.install(next.clone());
+        (next, changed)
+    }
+
+    /// The composite of the current upstream states, not yet in force.
+    pub fn compose_current(
+        &self,
+        settings: &RouteTableSettings,
+        specs: &[Arc<UpstreamSpec>],
+        clusters: Clusters,
+    ) -> Arc<Composite> {
         let states = self
             .states
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let next = Arc::new(compose(settings, specs, &states, clusters));
+        Arc::new(compose(settings, specs, &states, clusters))
+    }
+
+    /// Puts `next` in force (the publisher calls it once the route table is
+    /// where the proxy loads it from); returns whether the exposed tool
+    /// list changed, and if so announces it (`list_changed`). The
+    /// announcement is repeated once when a proxy first reports the new
+    /// table ([`Catalog::table_in_use`]): a client that re-listed before
+    /// its proxy had the table then lists again.
+    pub fn install(&self, next: Arc<Composite>) -> bool {
         let previous = self.composite.swap(next.clone());
         let tools_changed = previous.tools != next.tools;
+        {
+            let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+            if history
+                .back()
+                .is_none_or(|last| last.route_table.id != next.route_table.id)
+            {
+                history.push_back(next.clone());
+                while history.len() > HISTORY {
+                    history.pop_front();
+                }
+            }
+        }
         if tools_changed {
+            *self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(next.route_table.id.clone());
             let _ = self.tools_changed.send(());
         }
-        (next, tools_changed)
+        tools_changed
+    }
+
+    /// The composite of the route table `id` (what the asking proxy routes
+    /// with), if it is recent; else the current one.
+    pub fn for_table(&self, id: Option<&str>) -> Arc<Composite> {
+        let current = self.current();
+        let Some(id) = id.filter(|id| *id != current.route_table.id) else {
+            return current;
+        };
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .rev()
+            .find(|c| c.route_table.id == id)
+            .cloned()
+            .unwrap_or(current)
+    }
+
+    /// A proxy reported that it routes with table `id`: if that is the
+    /// newest table and its change was not yet confirmed, announce the
+    /// change again.
+    pub fn table_in_use(&self, id: &str) {
+        let mut unconfirmed = self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner());
+        if unconfirmed.as_deref() == Some(id) {
+            *unconfirmed = None;
+            let _ = self.tools_changed.send(());
+        }
     }
 }
+
+/// How many recent composites [`Catalog::for_table`] can answer from.
+const HISTORY: usize = 16;
 
 /// Builds the composite: a route table of the configured upstreams (ready
 /// ones with their tools), the exposed tool definitions, and statuses.

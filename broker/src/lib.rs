@@ -9,7 +9,7 @@
 //! operator. Architecture: docs/architecture.md.
 
 pub mod catalog;
-pub mod config;
+pub use gateway_config as config;
 pub mod envoy;
 pub mod http;
 pub mod metrics;
@@ -17,6 +17,8 @@ pub mod reload;
 pub mod server;
 pub mod session_token;
 pub mod sessions;
+#[cfg(feature = "test-util")]
+pub mod simulate;
 pub mod state;
 pub mod supervisor;
 pub mod upstream;

@@ -116,12 +116,16 @@ impl Runtime {
                 max_request_body_bytes: config.limits.max_request_body_bytes,
             },
             broker: BrokerRoute {
-                cluster: config
-                    .envoy
+                cluster: match (&config.broker_route, &config.envoy) {
+                    (Some(route), _) => route.cluster.clone(),
+                    (None, Some(envoy)) => envoy.broker_cluster.clone(),
+                    (None, None) => "mcp_broker".to_owned(),
+                },
+                authority: config
+                    .broker_route
                     .as_ref()
-                    .map_or_else(|| "mcp_broker".to_owned(), |e| e.broker_cluster.clone()),
-                authority: config.listen.to_string(),
-                session_path: crate::http::SESSION_API_PATH.to_owned(),
+                    .map_or_else(|| config.listen.to_string(), |r| r.authority.clone()),
+                session_path: router_config::session_api::PATH.to_owned(),
                 timeout_ms: config.limits.session_api_timeout_ms,
             },
         }

@@ -214,17 +214,11 @@ pub async fn publish(state: Arc<AppState>, shutdown: CancellationToken) {
 
 fn publish_once(state: &AppState) {
     let runtime = state.runtime.load_full();
-    let (composite, tools_changed) = state.catalog.recompose(
+    let composite = state.catalog.compose_current(
         &runtime.route_table_settings(),
         &runtime.specs,
         runtime.clusters(),
     );
-    if tools_changed {
-        tracing::info!(
-            tools = composite.tools.len(),
-            "aggregated tool list changed"
-        );
-    }
     for issue in &composite.issues {
         tracing::warn!(%issue, "route table");
     }
@@ -287,6 +281,14 @@ fn publish_once(state: &AppState) {
                 );
             }
         }
+    }
+    // In force (listed, announced) once the proxy can load it: lists must
+    // not name what the router cannot route yet.
+    if state.catalog.install(composite.clone()) {
+        tracing::info!(
+            tools = composite.tools.len(),
+            "aggregated tool list changed"
+        );
     }
     let discovered = composite
         .servers

@@ -17,7 +17,10 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "{program} {args:?} failed:\n{text}");
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{text}"
+    );
     text
 }
 
@@ -31,7 +34,12 @@ fn a_clone_with_nothing_beside_it_passes_the_setup_steps() {
     run(
         outer.path(),
         "git",
-        &["clone", "--quiet", &repo_root().display().to_string(), "repo"],
+        &[
+            "clone",
+            "--quiet",
+            &repo_root().display().to_string(),
+            "repo",
+        ],
     );
     assert_eq!(
         std::fs::read_dir(outer.path()).expect("list").count(),

@@ -1,5 +1,6 @@
-//! What the broker discovered: its `GET /status` (`servers[].{name, health,
-//! tools}`), read through a pluggable [`StatusSource`] so tests can point it
+//! What the broker discovered and built: its `GET /status`
+//! (`servers[].{name, health, tools}`, the route table, the build's
+//! issues), read through a pluggable [`StatusSource`] so tests can point it
 //! at a local broker or script it.
 
 use std::future::Future;
@@ -10,12 +11,26 @@ use serde::Deserialize;
 
 /// The broker's `/status`, the parts the operator reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BrokerStatus {
     /// Every upstream was tried once.
     #[serde(default)]
     pub ready: bool,
     #[serde(default)]
     pub servers: Vec<UpstreamStatus>,
+    /// The route table the broker built, to distribute unchanged.
+    #[serde(default)]
+    pub route_table: PublishedTable,
+    /// What the broker's table build left out, for the conditions.
+    #[serde(default)]
+    pub build_issues: Vec<router_config::BuildIssue>,
+}
+
+/// `routeTable` of the broker's status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PublishedTable {
+    #[serde(default)]
+    pub table: Option<router_config::RouterConfig>,
 }
 
 /// One upstream as the broker sees it.
@@ -54,7 +69,7 @@ pub enum Discovery {
     Unknown {
         error: String,
     },
-    Reported(BrokerStatus),
+    Reported(Box<BrokerStatus>),
 }
 
 impl Discovery {

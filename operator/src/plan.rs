@@ -1,20 +1,19 @@
 //! The pure core: from a [`Snapshot`] and the broker's discovery, what one
-//! `MCPGatewayExtension` should produce — the broker's configuration, the
-//! route table (built by [`router_config::build_route_table`], the one place
-//! a route table is assembled) — and what every registration's and the
-//! extension's `Ready` condition should say.
+//! `MCPGatewayExtension` should produce — the broker's configuration (in
+//! the broker's own types) and the route table to distribute, which is the
+//! one the broker built and published: the operator never builds a table of
+//! its own — and what every registration's and the extension's `Ready`
+//! condition should say.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use gateway_config::GatewayConfig;
 use kube::ResourceExt;
-use router_config::{
-    BrokerRoute, BuildIssue, Limits, RouteTableSettings, RouterConfig, ServerRoute,
-};
+use router_config::{BuildIssue, RouterConfig};
 
 use crate::API_GROUP;
 use crate::conditions::{Readiness, Reason};
-use crate::crd::{MCPGatewayExtension, ServerState};
-use crate::desired::broker::{BrokerConfig, BrokerServer};
+use crate::crd::{GatewayTargetReference, MCPGatewayExtension, ServerState};
 use crate::discovery::Discovery;
 use crate::gateway_api::{CrossReference, GATEWAY_GROUP, Listener};
 use crate::resolve::{self, Key, ResolvedServer, Snapshot};
@@ -95,7 +94,9 @@ impl Names {
     pub fn of(extension: &MCPGatewayExtension) -> Names {
         let namespace = extension.namespace().unwrap_or_default();
         let name = extension.name_any();
-        let (gateway_namespace, _, _) = resolve::extension_listener(extension);
+        let gateway_namespace = resolve::extension_target(extension)
+            .map(|t| t.namespace)
+            .unwrap_or_else(|_| namespace.clone());
         Names {
             broker: format!("{name}-broker"),
             config_secret: format!("{name}-broker-config"),
@@ -130,12 +131,16 @@ pub struct ExtensionPlan {
 pub struct Deployment {
     pub names: Names,
     pub gateway: Key,
+    /// The listener in force, canonically (`status.targetRef`).
+    pub target: GatewayTargetReference,
     pub listener: Listener,
     pub public_host: Option<String>,
-    pub broker_config: BrokerConfig,
+    pub broker_config: GatewayConfig,
     /// Server name → `Authorization` value.
     pub credentials: BTreeMap<String, String>,
-    pub route_table: RouterConfig,
+    /// The table the broker built and published, to distribute unchanged;
+    /// `None` until it has published one (the filter objects wait).
+    pub route_table: Option<RouterConfig>,
     pub issues: Vec<BuildIssue>,
 }
 
@@ -165,7 +170,15 @@ pub fn plan_extension(
             };
         }
     };
-    let (gw_ns, gw_name, _) = resolve::extension_listener(extension);
+    let Some((gw_ns, gw_name, section)) = resolve::extension_listener(extension, snapshot) else {
+        // target_listener refused it already; unreachable.
+        return ExtensionPlan {
+            readiness: Readiness::new(Reason::InvalidTarget, "no listener"),
+            deployment: None,
+            registrations: Vec::new(),
+        };
+    };
+    let deployment_gateway_ns = gw_ns.clone();
 
     // Registrations whose route attaches to this listener, oldest first.
     let mut claimed: Vec<_> = snapshot
@@ -209,100 +222,69 @@ pub fn plan_extension(
     }
 
     let status = discovery.status();
-    let routes = resolved
-        .iter()
-        .map(|server| ServerRoute {
-            name: server.name.clone(),
-            prefix: server.prefix.clone(),
-            authority: server.authority.clone(),
-            path: server.path.clone(),
-            cluster: Some(server.cluster.clone()),
-            forward_authorization: false,
-            forward_headers: Vec::new(),
-            tools: status
-                .map(|s| s.ready_tools(&server.name))
-                .unwrap_or_default(),
-        })
-        .collect();
-    let build = router_config::build_route_table(
-        route_table_settings(&names, &settings.cluster_domain),
-        routes,
-    );
-    let in_table: HashMap<&str, usize> = build
-        .config
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
+    let route_table = status.and_then(|s| s.route_table.table.clone());
+    let issues = status.map(|s| s.build_issues.clone()).unwrap_or_default();
+    let in_table = |name: &str| {
+        route_table
+            .as_ref()
+            .is_none_or(|t| t.servers.iter().any(|s| s.name == name))
+    };
+    let position = |name: &str| {
+        route_table
+            .as_ref()
+            .and_then(|t| t.servers.iter().position(|s| s.name == name))
+            .unwrap_or(usize::MAX)
+    };
 
     let mut credentials = BTreeMap::new();
-    let mut broker_servers = Vec::new();
     for server in &resolved {
+        if let Some(value) = &server.credential {
+            credentials.insert(server.name.clone(), value.clone());
+        }
         let outcome = server_outcome(
             server,
-            &build.issues,
-            in_table.contains_key(server.name.as_str()),
+            &issues,
+            in_table(&server.name),
             discovery,
             extension,
         );
-        if in_table.contains_key(server.name.as_str()) {
-            if let Some(value) = &server.credential {
-                credentials.insert(server.name.clone(), value.clone());
-            }
-            broker_servers.push(BrokerServer::new(server));
-        }
         outcomes.push((server.registration.clone(), outcome));
     }
-    outcomes.sort_by_key(|(key, _)| {
-        in_table
-            .get(resolve::server_name(&key.0, &key.1).as_str())
-            .copied()
-            .unwrap_or(usize::MAX)
-    });
+    outcomes.sort_by_key(|(key, _)| position(&resolve::server_name(&key.0, &key.1)));
 
     let public_host = extension
         .spec
         .public_host
         .clone()
         .or_else(|| listener.hostname.clone().filter(|h| !h.contains('*')));
-    let broker_config = BrokerConfig::new(
-        broker_servers,
+    let broker_config = crate::desired::broker::broker_config(
+        &resolved,
+        &names,
+        settings,
         public_host.as_deref(),
         extension.spec.backend_ping_interval_seconds,
     );
-    let readiness = extension_readiness(&build.config, &build.issues, discovery, &names, settings);
+    let readiness = extension_readiness(route_table.as_ref(), &issues, discovery, &names, settings);
     ExtensionPlan {
         readiness,
         deployment: Some(Deployment {
             names,
-            gateway: (gw_ns, gw_name),
+            gateway: (gw_ns, gw_name.clone()),
+            target: GatewayTargetReference {
+                group: crate::gateway_api::GATEWAY_GROUP.to_owned(),
+                kind: "Gateway".to_owned(),
+                name: gw_name,
+                namespace: Some(deployment_gateway_ns),
+                section_name: Some(section),
+            },
             listener,
             public_host,
             broker_config,
             credentials,
-            route_table: build.config,
-            issues: build.issues,
+            route_table,
+            issues,
         }),
         registrations: outcomes,
-    }
-}
-
-/// The route table's fixed part: the MCP path, limits and the broker as the
-/// gateway's Envoy reaches it (Istio's cluster name for its Service).
-pub fn route_table_settings(names: &Names, cluster_domain: &str) -> RouteTableSettings {
-    let host = names.broker_host(cluster_domain);
-    RouteTableSettings {
-        mcp_path: MCP_PATH.to_owned(),
-        limits: Limits::default(),
-        broker: BrokerRoute {
-            cluster: format!("outbound|{BROKER_PORT}||{host}"),
-            authority: format!("{host}:{BROKER_PORT}"),
-            session_path: "/v1/upstream-sessions".to_owned(),
-            timeout_ms: 10_000,
-        },
-        sessions: Default::default(),
-        access: Default::default(),
     }
 }
 
@@ -321,8 +303,9 @@ fn target_listener(
             ),
         ));
     }
-    let (gw_ns, gw_name, section) = resolve::extension_listener(extension);
-    let target = &extension.spec.target_ref;
+    let target = resolve::extension_target(extension)
+        .map_err(|problem| Readiness::new(Reason::InvalidTarget, problem))?;
+    let (gw_ns, gw_name) = (target.namespace.clone(), target.name.clone());
     if target.group != GATEWAY_GROUP || target.kind != "Gateway" {
         return Err(Readiness::new(
             Reason::InvalidTarget,
@@ -356,8 +339,17 @@ fn target_listener(
             format!("Gateway {gw_ns}/{gw_name} not found"),
         ));
     };
+    let known: Vec<_> = gateway.listeners.iter().map(|l| l.name.as_str()).collect();
+    let Some((_, _, section)) = resolve::extension_listener(extension, snapshot) else {
+        return Err(Readiness::new(
+            Reason::InvalidTarget,
+            format!(
+                "Gateway {gw_ns}/{gw_name} has {} listeners ({known:?}): name one with targetRef.sectionName",
+                known.len()
+            ),
+        ));
+    };
     let Some(listener) = gateway.listeners.iter().find(|l| l.name == section) else {
-        let known: Vec<_> = gateway.listeners.iter().map(|l| l.name.as_str()).collect();
         return Err(Readiness::new(
             Reason::InvalidTarget,
             format!(
@@ -366,7 +358,8 @@ fn target_listener(
         ));
     };
     let older = snapshot.extensions.iter().filter(|other| {
-        resolve::extension_listener(other) == (gw_ns.clone(), gw_name.clone(), section.clone())
+        resolve::extension_listener(other, snapshot)
+            == Some((gw_ns.clone(), gw_name.clone(), section.clone()))
             && resolve::age_key(*other) < resolve::age_key(extension)
     });
     if let Some(owner) = older.min_by_key(|e| resolve::age_key(*e)) {

@@ -55,6 +55,9 @@ pub struct ResolvedServer {
     pub route: Key,
     /// The `Authorization` value, when a credential is referenced.
     pub credential: Option<String>,
+    /// Something the registration's condition should say (which backend of
+    /// several was chosen).
+    pub note: Option<String>,
 }
 
 /// The server name of a registration in the route table.
@@ -90,6 +93,10 @@ pub fn resolve(
         ));
     }
     let spec = &registration.spec;
+    let prefix = spec
+        .effective_prefix()
+        .map_err(|problem| Readiness::new(Reason::InvalidTarget, problem))?
+        .to_owned();
     let route = route_key(registration);
     let target = &spec.target_ref;
     if target.group != GATEWAY_GROUP || target.kind != "HTTPRoute" {
@@ -127,26 +134,12 @@ pub fn resolve(
             format!("HTTPRoute {}/{} not found", route.0, route.1),
         ));
     };
-    let backend = single_backend(route_spec).map_err(|problem| {
+    let (backend, backends) = first_backend(route_spec).map_err(|problem| {
         Readiness::new(
             Reason::InvalidTarget,
             format!("HTTPRoute {}/{}: {problem}", route.0, route.1),
         )
     })?;
-    let authority = route_spec
-        .hostnames
-        .iter()
-        .find(|h| !h.contains('*'))
-        .cloned()
-        .ok_or_else(|| {
-            Readiness::new(
-                Reason::InvalidTarget,
-                format!(
-                    "HTTPRoute {}/{} needs a hostname without wildcard: the router sets it as :authority to reach the server",
-                    route.0, route.1
-                ),
-            )
-        })?;
     let service = (
         backend.namespace.clone().unwrap_or_else(|| route.0.clone()),
         backend.name.clone(),
@@ -215,31 +208,45 @@ pub fn resolve(
         }
     };
     let host = format!("{}.{}.svc.{cluster_domain}", service.1, service.0);
+    // The route's host name when it has one; else the Service's own
+    // cluster-local name (what Kuadrant's tutorial routes look like). The
+    // gateway reaches the server by cluster either way (`x-mcp-cluster`).
+    let authority = route_spec
+        .hostnames
+        .iter()
+        .find(|h| !h.contains('*'))
+        .cloned()
+        .unwrap_or_else(|| format!("{host}:{port}"));
+    let note = (backends > 1).then(|| {
+        format!(
+            "HTTPRoute {}/{} has {backends} backendRefs: using the first, Service {}/{} port {port}",
+            route.0, route.1, service.0, service.1
+        )
+    });
     Ok(ResolvedServer {
         registration: key,
         name,
-        prefix: spec.prefix.clone(),
+        prefix,
         url: format!("http://{host}:{port}{}", spec.path),
         authority,
         path: spec.path.clone(),
         cluster: format!("outbound|{port}||{host}"),
         route,
         credential,
+        note,
     })
 }
 
-fn single_backend(route: &HttpRouteSpec) -> Result<&crate::gateway_api::BackendRef, String> {
-    let [rule] = route.rules.as_slice() else {
-        return Err(format!(
-            "must have exactly one rule, it has {}",
-            route.rules.len()
-        ));
-    };
-    let [backend] = rule.backend_refs.as_slice() else {
-        return Err(format!(
-            "its rule must have exactly one backendRef, it has {}",
-            rule.backend_refs.len()
-        ));
+/// The route's first backendRef (of its first rule that has one), which
+/// must be a Service with a port, and how many Service backends it has.
+fn first_backend(
+    route: &HttpRouteSpec,
+) -> Result<(&crate::gateway_api::BackendRef, usize), String> {
+    let backends: Vec<_> = route.rules.iter().flat_map(|r| &r.backend_refs).collect();
+    let Some(backend) = backends.first() else {
+        return Err(
+            "has no backendRef: the gateway needs a Service to reach the server".to_owned(),
+        );
     };
     let group = backend.group.as_deref().unwrap_or("");
     let kind = backend.kind.as_deref().unwrap_or("Service");
@@ -251,21 +258,72 @@ fn single_backend(route: &HttpRouteSpec) -> Result<&crate::gateway_api::BackendR
     if backend.port.is_none() {
         return Err("its backendRef needs a port".to_owned());
     }
-    Ok(backend)
+    Ok((backend, backends.len()))
+}
+
+/// The Gateway (and maybe listener) an extension names, whichever spelling
+/// it uses: `targetRef`, or `gatewayRef` with `sectionName`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionTarget {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Absent: the Gateway's only listener.
+    pub section: Option<String>,
+}
+
+/// Reads an extension's target.
+///
+/// # Errors
+/// Neither spelling is set, or both are, naming different listeners.
+pub fn extension_target(extension: &MCPGatewayExtension) -> Result<ExtensionTarget, String> {
+    let own = extension.namespace().unwrap_or_default();
+    let spec = &extension.spec;
+    let from_target = spec.target_ref.as_ref().map(|t| ExtensionTarget {
+        group: t.group.clone(),
+        kind: t.kind.clone(),
+        namespace: t.namespace.clone().unwrap_or_else(|| own.clone()),
+        name: t.name.clone(),
+        section: t.section_name.clone().or_else(|| spec.section_name.clone()),
+    });
+    let from_gateway = spec.gateway_ref.as_ref().map(|g| ExtensionTarget {
+        group: GATEWAY_GROUP.to_owned(),
+        kind: "Gateway".to_owned(),
+        namespace: g.namespace.clone().unwrap_or_else(|| own.clone()),
+        name: g.name.clone(),
+        section: spec.section_name.clone(),
+    });
+    match (from_target, from_gateway) {
+        (Some(a), Some(b)) if a != b => {
+            Err("targetRef and gatewayRef name different listeners: set one of them".to_owned())
+        }
+        (Some(target), _) | (None, Some(target)) => Ok(target),
+        (None, None) => Err("set targetRef (or gatewayRef with sectionName)".to_owned()),
+    }
 }
 
 /// The listener an extension extends: `(gateway namespace, gateway name,
-/// listener name)`.
-pub fn extension_listener(extension: &MCPGatewayExtension) -> (String, String, String) {
-    let target = &extension.spec.target_ref;
-    (
-        target
-            .namespace
-            .clone()
-            .unwrap_or_else(|| extension.namespace().unwrap_or_default()),
-        target.name.clone(),
-        target.section_name.clone(),
-    )
+/// listener name)`, the listener defaulted to the Gateway's only one.
+/// `None` when the target is unusable (its condition says why).
+pub fn extension_listener(
+    extension: &MCPGatewayExtension,
+    snapshot: &Snapshot,
+) -> Option<(String, String, String)> {
+    let target = extension_target(extension).ok()?;
+    let section = match target.section {
+        Some(section) => section,
+        None => {
+            let gateway = snapshot
+                .gateways
+                .get(&(target.namespace.clone(), target.name.clone()))?;
+            match gateway.listeners.as_slice() {
+                [only] => only.name.clone(),
+                _ => return None,
+            }
+        }
+    };
+    Some((target.namespace, target.name, section))
 }
 
 /// Whether the HTTPRoute `route` (in `route_namespace`) attaches to the
@@ -274,10 +332,13 @@ pub fn extension_listener(extension: &MCPGatewayExtension) -> (String, String, S
 /// reach the server when the router rewrites `:authority`.
 pub fn route_attaches(
     extension: &MCPGatewayExtension,
+    snapshot: &Snapshot,
     route_namespace: &str,
     route: &HttpRouteSpec,
 ) -> bool {
-    let (gw_ns, gw_name, section) = extension_listener(extension);
+    let Some((gw_ns, gw_name, section)) = extension_listener(extension, snapshot) else {
+        return false;
+    };
     route.parent_refs.iter().any(|parent| {
         parent.group.as_deref().unwrap_or(GATEWAY_GROUP) == GATEWAY_GROUP
             && parent.kind.as_deref().unwrap_or("Gateway") == "Gateway"
@@ -300,7 +361,7 @@ pub fn claiming_extensions<'s>(
     let mut claiming: Vec<_> = snapshot
         .extensions
         .iter()
-        .filter(|e| route_attaches(e, &route.0, spec))
+        .filter(|e| route_attaches(e, snapshot, &route.0, spec))
         .collect();
     claiming.sort_by_key(|e| age_key(*e));
     claiming

@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,18 +51,13 @@ async fn the_operator_follows_registrations_on_a_real_api_server() {
         .client_as_service_account("mcp-operator", "mcp-operator")
         .await;
 
-    // Real upstreams and a real broker discovering them, under the names
-    // the registrations of the sample get (namespace.name).
+    // Real upstreams, reached here at loopback URLs instead of their
+    // Services' cluster names.
     let (_weather, weather_url) = cluster::test_server("weather");
     let (_docs, docs_url) = cluster::test_server("docs");
     let dir = tempfile::tempdir().expect("temp dir");
     let port = cluster::free_port();
-    let broker_config = format!(
-        "listen: 127.0.0.1:{port}\nrouterAuthentication: {{mode: mesh}}\ndiscovery: {{refreshIntervalSeconds: 1}}\nservers:\n\
-         - {{name: team-a.weather, url: \"{weather_url}\", prefix: weather_}}\n\
-         - {{name: team-b.docs, url: \"{docs_url}\"}}\n"
-    );
-    let (_broker, broker_url) = cluster::broker(dir.path(), &broker_config, port);
+    let broker_url = format!("http://127.0.0.1:{port}");
 
     for namespace in ["gateway-system", "mcp-system", "team-a", "team-b"] {
         let ns: Namespace =
@@ -79,6 +75,25 @@ async fn the_operator_follows_registrations_on_a_real_api_server() {
     cluster::apply_yaml(&client, &strip_server_fields(&sample)).await;
 
     let operator = start_operator(&operator_client, &broker_url, FilterApi::EnvoyFilter);
+    // The broker runs from the configuration the operator wrote, in the
+    // broker's own types, and follows its changes as a Pod would.
+    let _broker = support::broker_pod::start(
+        &client,
+        "mcp-system",
+        "mcp-broker",
+        support::broker_pod::Local {
+            dir: dir.path().to_owned(),
+            port,
+            services: BTreeMap::from([
+                (
+                    "weather.team-a.svc.cluster.local".to_owned(),
+                    weather_url.clone(),
+                ),
+                ("docs.team-b.svc.cluster.local".to_owned(), docs_url.clone()),
+            ]),
+        },
+    )
+    .await;
 
     // The filter carries the route table with the tools the broker found.
     let table = eventually(
@@ -202,16 +217,27 @@ async fn the_operator_follows_registrations_on_a_real_api_server() {
         "a Ready event for team-a/weather"
     );
 
-    // A tool added upstream reaches the route table (broker → /status → filter).
+    // A tool added upstream is listed only once it is routable: the broker
+    // lists the catalogue of the table the asking proxy routes with (here:
+    // the table in the EnvoyFilter, whose id the router would send).
+    let session = broker_session(&broker_url).await;
     reqwest::Client::new()
         .post(weather_url.replace("/mcp", "/admin/enable-late"))
         .send()
         .await
         .expect("enable late");
-    eventually("the new tool `late` is routed", WAIT, || {
-        envoy_filter_table(&client, |t| {
-            tools_of(t, "team-a.weather").contains(&"late".to_owned())
-        })
+    eventually("the new tool `late` is listed", WAIT, || async {
+        let table = envoy_filter_table(&client, |_| true).await?;
+        let listed = list_tools(&broker_url, &session, &table.id).await;
+        let routable: Vec<String> = table.exposed_tools().map(|t| t.name).collect();
+        for name in &listed {
+            assert!(
+                routable.contains(name),
+                "{name} is listed but the filter's table {} cannot route it",
+                table.id
+            );
+        }
+        listed.contains(&"weather_late".to_owned()).then_some(())
     })
     .await;
 
@@ -478,6 +504,48 @@ fn tools_of(table: &RouterConfig, server: &str) -> Vec<String> {
         .iter()
         .find(|s| s.name == server)
         .map(|s| s.tools.clone())
+        .unwrap_or_default()
+}
+
+/// A gateway session opened directly on the broker.
+async fn broker_session(broker_url: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{broker_url}/mcp"))
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"operator-test","version":"1"}}}"#)
+        .send()
+        .await
+        .expect("initialize");
+    response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session id")
+        .to_owned()
+}
+
+/// The broker's `tools/list` for a proxy routing with table `table_id`.
+async fn list_tools(broker_url: &str, session: &str, table_id: &str) -> Vec<String> {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{broker_url}/mcp"))
+        .header("content-type", "application/json")
+        .header("mcp-session-id", session)
+        .header("x-mcp-route-table", table_id)
+        .body(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+        .send()
+        .await
+        .expect("tools/list")
+        .json()
+        .await
+        .expect("json");
+    body["result"]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -1,10 +1,11 @@
 //! Table-driven tests of the pure core: each directory of
 //! `testdata/kubernetes/cases/` holds cluster resources (`input.yaml`) and
-//! optionally the broker's `/status` (`broker-status.json`); the test plans
-//! every extension and compares, byte for byte, with `expected/`: the
-//! conditions, the broker's configuration, the route table
-//! (`pluginConfig`) and every object applied. `UPDATE_GOLDEN=1` rewrites
-//! `expected/`.
+//! optionally what the broker's discovery found (`discovered.json`: server
+//! → tool names; the broker's own table builder then makes its `/status`);
+//! the test plans every extension and compares, byte for byte, with
+//! `expected/`: the conditions, the broker's configuration, the route table
+//! the broker built and the operator distributes (`pluginConfig`) and every
+//! object applied. `UPDATE_GOLDEN=1` rewrites `expected/`.
 
 mod support;
 
@@ -13,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use kube::ResourceExt;
 use mcp_operator::desired;
-use mcp_operator::discovery::Discovery;
 use mcp_operator::plan::{self, FilterApi, Settings};
 use mcp_operator::resolve;
 
@@ -49,19 +49,17 @@ fn outputs(case: &Path) -> Vec<(String, String)> {
     let snapshot = support::snapshot_from_yaml(
         &std::fs::read_to_string(case.join("input.yaml")).expect("input.yaml"),
     );
-    let discovery = match std::fs::read_to_string(case.join("broker-status.json")) {
-        Ok(text) => Discovery::Reported(serde_json::from_str(&text).expect("broker-status.json")),
-        Err(_) => Discovery::Unknown {
-            error: "connection refused".to_owned(),
-        },
-    };
+    let discovered: Option<std::collections::BTreeMap<String, mcp_broker::simulate::Found>> =
+        std::fs::read_to_string(case.join("discovered.json"))
+            .ok()
+            .map(|text| serde_json::from_str(&text).expect("discovered.json"));
     let settings = Settings::default();
     let mut out = Vec::new();
     let mut status = String::new();
     let mut extensions = snapshot.extensions.clone();
     extensions.sort_by_key(resolve::age_key);
     for extension in &extensions {
-        let plan = plan::plan_extension(extension, &snapshot, &discovery, &settings);
+        let plan = support::plan_with_broker(extension, &snapshot, discovered.as_ref(), &settings);
         let id = format!(
             "{}.{}",
             extension.namespace().unwrap_or_default(),
@@ -91,13 +89,15 @@ fn outputs(case: &Path) -> Vec<(String, String)> {
         )
         .unwrap_or_else(|e| panic!("{id}: the broker rejects its configuration: {e}"));
         out.push((format!("{id}/broker-config.yaml"), config));
-        let table = deployment.route_table.to_json();
-        router_config::RouterConfig::from_json(table.as_bytes())
-            .unwrap_or_else(|e| panic!("{id}: the router rejects its table: {e}"));
-        out.push((
-            format!("{id}/plugin-config.json"),
-            pretty(&serde_json::from_str(&table).expect("json")),
-        ));
+        if let Some(table) = &deployment.route_table {
+            let table = table.to_json();
+            router_config::RouterConfig::from_json(table.as_bytes())
+                .unwrap_or_else(|e| panic!("{id}: the router rejects its table: {e}"));
+            out.push((
+                format!("{id}/plugin-config.json"),
+                pretty(&serde_json::from_str(&table).expect("json")),
+            ));
+        }
         let owner = extension_owner(extension);
         let objects = desired::objects(deployment, &settings, owner.as_ref()).expect("objects");
         out.push((format!("{id}/objects.yaml"), objects_yaml(&objects)));

@@ -67,12 +67,12 @@ fn the_samples_make_a_gateway_the_operator_can_deploy() {
     );
     let deployment = plan.deployment.expect("the sample extension deploys");
     assert_eq!(
-        deployment.route_table.servers.len(),
+        deployment.broker_config.servers.len(),
         1,
         "{:?}",
         plan.registrations
     );
-    assert_eq!(deployment.route_table.servers[0].prefix, "weather_");
+    assert_eq!(deployment.broker_config.servers[0].prefix, "weather_");
 }
 
 const EXAMPLE_HEADER: &str = "\
@@ -86,10 +86,10 @@ const EXAMPLE_HEADER: &str = "\
 #[test]
 fn the_filter_examples_are_what_the_operator_writes_for_the_samples() {
     let snapshot = samples();
-    let status = serde_json::json!({"ready": true, "servers": [
-        {"name": "team-a.weather", "health": "ready", "tools": ["forecast", "alerts"]}
-    ]});
-    let discovery = Discovery::Reported(serde_json::from_value(status).expect("status"));
+    let discovered = std::collections::BTreeMap::from([(
+        "team-a.weather".to_owned(),
+        mcp_broker::simulate::Found::Tools(vec!["forecast".to_owned(), "alerts".to_owned()]),
+    )]);
     for (api, file, note) in [
         (
             plan::FilterApi::EnvoyFilter,
@@ -108,7 +108,12 @@ fn the_filter_examples_are_what_the_operator_writes_for_the_samples() {
             filter_api: api,
             ..Settings::default()
         };
-        let plan = plan::plan_extension(&snapshot.extensions[0], &snapshot, &discovery, &settings);
+        let plan = support::plan_with_broker(
+            &snapshot.extensions[0],
+            &snapshot,
+            Some(&discovered),
+            &settings,
+        );
         let deployment = plan.deployment.expect("deployed");
         let objects =
             mcp_operator::desired::filter::filter_objects(&deployment, &settings).expect("objects");

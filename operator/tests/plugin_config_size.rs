@@ -4,7 +4,7 @@
 //!
 //! Run with `--nocapture` to see the measurements.
 
-use router_config::{RouteTableSettings, ServerRoute, build_route_table};
+use router_config::{BrokerRoute, Limits, RouteTableSettings, ServerRoute, build_route_table};
 
 use mcp_operator::desired::filter;
 use mcp_operator::plan::{self, Deployment, Names, Settings};
@@ -14,17 +14,20 @@ const ETCD_LIMIT: usize = 1_572_864;
 /// 10,000 tools on 100 servers (half with a prefix), with names of
 /// `name_len` bytes on average, like `get_customer_invoice_0042`.
 fn table(name_len: usize) -> router_config::RouterConfig {
-    let names = Names {
-        namespace: "mcp-system".to_owned(),
-        broker: "mcp-broker".to_owned(),
-        config_secret: String::new(),
-        session_secret: String::new(),
-        credentials_secret: String::new(),
-        route: String::new(),
-        gateway_namespace: "gateway-system".to_owned(),
-        filter: "mcp-router-mcp-system-mcp".to_owned(),
+    // What the broker of an extension in mcp-system writes (its Service's
+    // mesh cluster and host).
+    let settings = RouteTableSettings {
+        mcp_path: "/mcp".to_owned(),
+        limits: Limits::default(),
+        broker: BrokerRoute {
+            cluster: "outbound|8090||mcp-broker.mcp-system.svc.cluster.local".to_owned(),
+            authority: "mcp-broker.mcp-system.svc.cluster.local:8090".to_owned(),
+            session_path: router_config::session_api::PATH.to_owned(),
+            timeout_ms: router_config::session_api::DEFAULT_TIMEOUT_MS,
+        },
+        sessions: Default::default(),
+        access: Default::default(),
     };
-    let settings: RouteTableSettings = plan::route_table_settings(&names, "cluster.local");
     let servers = (0..100)
         .map(|s| ServerRoute {
             name: format!("team-{s:03}.server-{s:03}"),
@@ -67,6 +70,13 @@ fn object_bytes(table: &router_config::RouterConfig, api: plan::FilterApi) -> us
     let deployment = Deployment {
         names,
         gateway: ("gateway-system".to_owned(), "mcp-gateway".to_owned()),
+        target: mcp_operator::crd::GatewayTargetReference {
+            group: "gateway.networking.k8s.io".to_owned(),
+            kind: "Gateway".to_owned(),
+            name: "mcp-gateway".to_owned(),
+            namespace: Some("gateway-system".to_owned()),
+            section_name: Some("mcp".to_owned()),
+        },
         listener: mcp_operator::gateway_api::Listener {
             name: "mcp".to_owned(),
             hostname: None,
@@ -74,9 +84,9 @@ fn object_bytes(table: &router_config::RouterConfig, api: plan::FilterApi) -> us
             protocol: "HTTP".to_owned(),
         },
         public_host: None,
-        broker_config: mcp_operator::desired::broker::BrokerConfig::new(Vec::new(), None, None),
+        broker_config: gateway_config::GatewayConfig::default(),
         credentials: Default::default(),
-        route_table: table.clone(),
+        route_table: Some(table.clone()),
         issues: Vec::new(),
     };
     let settings = Settings {

@@ -21,6 +21,11 @@ pub const X_MCP_TOOLNAME: &str = "x-mcp-toolname";
 /// The Envoy cluster of the upstream, for `cluster_header` routing.
 pub const X_MCP_CLUSTER: &str = "x-mcp-cluster";
 
+/// The id of the route table the router has in force, sent with list
+/// requests it passes to the broker: the broker answers from the catalogue
+/// of that very table, so a list never names a tool that Envoy cannot route.
+pub const X_MCP_ROUTE_TABLE: &str = "x-mcp-route-table";
+
 /// The gateway session id, sent by the router to the broker's session API.
 pub const X_MCP_GATEWAY_SESSION: &str = "x-mcp-gateway-session";
 

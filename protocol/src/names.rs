@@ -3,6 +3,17 @@
 /// Upper bound on a tool name's length, in bytes, prefix included.
 pub const MAX_TOOL_NAME_LEN: usize = 256;
 
+/// The name a tool is exposed by: its server's prefix, then its upstream
+/// name (`weather_` + `get_forecast`). The one place the rule is written:
+/// the route table builder, the router's lookup and the broker's lists use
+/// it.
+pub fn exposed_name(prefix: &str, upstream_name: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + upstream_name.len());
+    name.push_str(prefix);
+    name.push_str(upstream_name);
+    name
+}
+
 /// Whether a tool name can be routed: 1 to [`MAX_TOOL_NAME_LEN`] bytes and
 /// no ASCII control character.
 ///

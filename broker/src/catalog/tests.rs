@@ -27,6 +27,7 @@ fn spec(name: &str, url: &str, prefix: &str) -> Arc<UpstreamSpec> {
         authorization: None,
         forward_authorization: false,
         forward_headers: Vec::new(),
+        gateway_route: None,
     })
 }
 

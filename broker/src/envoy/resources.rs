@@ -23,8 +23,7 @@ use serde_json::{Value, json};
 use crate::config::{EnvoyConfig, GatewayConfig};
 use crate::upstream::UpstreamSpec;
 
-/// Name of the router filter, its root id and VM id.
-pub const FILTER_NAME: &str = "mcp_router";
+pub use router_config::envoy::FILTER_NAME;
 /// The SDS secret holding the gateway token.
 pub const GATEWAY_TOKEN_SECRET: &str = "mcp_gateway_token";
 /// The local CDS file, beside the route table.
@@ -111,38 +110,16 @@ pub fn injecting_filters(envoy: &EnvoyConfig, secret: &str, header: Option<&str>
 }
 
 /// The ECDS document carrying the router filter with `route_table`: a
-/// `TypedExtensionConfig` named `mcp_router` holding an Envoy `Wasm` filter
-/// configuration (V8 runtime, the local `.wasm`, the table as a string).
+/// `TypedExtensionConfig` named `mcp_router` holding the router's `Wasm`
+/// filter configuration (`router_config::envoy`), loading the local
+/// `.wasm`.
 pub fn ecds_document(envoy: &EnvoyConfig, route_table: &RouterConfig) -> Value {
+    let code = json!({ "local": { "filename": envoy.wasm_file.display().to_string() } });
     json!({
         "resources": [{
             "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
             "name": FILTER_NAME,
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                "config": {
-                    "name": FILTER_NAME,
-                    "root_id": FILTER_NAME,
-                    // Fail closed: if the VM fails, MCP requests are refused
-                    // rather than sent unrouted.
-                    "fail_open": false,
-                    // The router holds the request headers while it reads
-                    // the body (it rewrites them from what the body says).
-                    // Without this, Envoy (proxy-wasm-cpp-host) turns the
-                    // filter's StopIteration into StopAllIteration and never
-                    // delivers the body to it (Envoy >= 1.35).
-                    "allow_on_headers_stop_iteration": true,
-                    "vm_config": {
-                        "vm_id": FILTER_NAME,
-                        "runtime": "envoy.wasm.runtime.v8",
-                        "code": { "local": { "filename": envoy.wasm_file.display().to_string() } }
-                    },
-                    "configuration": {
-                        "@type": "type.googleapis.com/google.protobuf.StringValue",
-                        "value": route_table.to_json()
-                    }
-                }
-            }
+            "typed_config": router_config::envoy::wasm_filter(code, route_table)
         }]
     })
 }

@@ -202,6 +202,7 @@ fn spec(name: &str, url: &str, authorization: Option<&str>) -> UpstreamSpec {
         authorization: authorization.map(str::to_owned),
         forward_authorization: false,
         forward_headers: Vec::new(),
+        gateway_route: None,
     }
 }
 

@@ -92,7 +92,12 @@ pub async fn post(
     match method {
         methods::PING => rpc::result(id, serde_json::json!({})),
         methods::TOOLS_LIST => {
-            let composite = state.catalog.current();
+            // The list of the table the asking proxy routes with.
+            let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
+            if let Some(table) = table {
+                state.catalog.table_in_use(table);
+            }
+            let composite = state.catalog.for_table(table);
             rpc::result(id, &*composite.tools_list_result)
         }
         methods::TOOLS_CALL => RpcFailure::new(

@@ -16,7 +16,7 @@ mod gateway_only;
 mod mcp;
 mod rpc;
 mod session_api;
-mod status;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -29,8 +29,8 @@ use tracing::Level;
 
 use crate::state::AppState;
 
-/// Path of the router's session API.
-pub const SESSION_API_PATH: &str = "/v1/upstream-sessions";
+/// Path of the router's session API (the contract's, `router_config`).
+pub const SESSION_API_PATH: &str = router_config::session_api::PATH;
 
 /// The broker's routes. The MCP path is read from the configuration once:
 /// changing `mcpPath` needs a restart.

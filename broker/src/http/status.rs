@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::catalog::Composite;
 use crate::state::AppState;
 
 /// Liveness: the process serves HTTP.
@@ -28,27 +29,37 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// `GET /status`: upstreams with health and tools, the exposed tools, and
-/// what the route table builder had to leave out (conflicts).
+/// `GET /status`: upstreams with health and tools, the exposed tools, the
+/// route table and what its builder had to leave out (conflicts), sessions.
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let composite = state.catalog.current();
+    let mut status = document(&state.catalog.current(), state.is_ready());
+    status["sessions"] = serde_json::json!({
+        "upstream": state.sessions.upstream_count(),
+        "ended": state.sessions.ended_count()
+    });
+    Json(status)
+}
+
+/// The catalogue part of `/status`.
+pub fn document(composite: &Composite, ready: bool) -> serde_json::Value {
     let route_table = composite.route_table.to_json();
     let tools: Vec<_> = composite.route_table.exposed_tools().collect();
-    Json(serde_json::json!({
-        "ready": state.is_ready(),
+    serde_json::json!({
+        "ready": ready,
         "servers": composite.servers,
         "tools": tools,
         "issues": composite.issues.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        // The same, typed: the operator turns them into conditions.
+        "buildIssues": composite.issues,
+        // The table itself, for the operator to distribute unchanged.
         "routeTable": {
+            "id": composite.route_table.id,
             "servers": composite.route_table.servers.len(),
             "tools": tools.len(),
             "bytes": route_table.len(),
+            "table": composite.route_table,
         },
-        "sessions": {
-            "upstream": state.sessions.upstream_count(),
-            "ended": state.sessions.ended_count()
-        },
-    }))
+    })
 }
 
 /// `GET /metrics`: Prometheus text format.

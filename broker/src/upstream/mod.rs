@@ -24,6 +24,8 @@ pub struct UpstreamSpec {
     pub authorization: Option<String>,
     pub forward_authorization: bool,
     pub forward_headers: Vec<String>,
+    /// How the gateway's Envoy reaches it, where that differs from `url`.
+    pub gateway_route: Option<crate::config::GatewayRoute>,
 }
 
 impl UpstreamSpec {
@@ -35,6 +37,7 @@ impl UpstreamSpec {
             authorization,
             forward_authorization: server.forward_authorization,
             forward_headers: server.forward_headers.clone(),
+            gateway_route: server.gateway_route.clone(),
         }
     }
 
@@ -51,17 +54,24 @@ impl UpstreamSpec {
         headers
     }
 
-    /// `host:port` of the upstream URL (port always explicit), the
-    /// `:authority` the router sets for it.
+    /// The `:authority` the router sets for it: the gateway route's, or
+    /// `host:port` of the upstream URL (port always explicit).
     pub fn authority(&self) -> String {
+        if let Some(route) = &self.gateway_route {
+            return route.authority.clone();
+        }
         // `host_str` already brackets IPv6 addresses (`[::1]`).
         let host = self.url.host_str().unwrap_or_default();
         let port = self.url.port_or_known_default().unwrap_or(80);
         format!("{host}:{port}")
     }
 
-    /// Path (and query) of the upstream URL, the `:path` the router sets.
+    /// The `:path` the router sets: the gateway route's, or the path (and
+    /// query) of the upstream URL.
     pub fn path(&self) -> String {
+        if let Some(path) = self.gateway_route.as_ref().and_then(|r| r.path.clone()) {
+            return path;
+        }
         match self.url.query() {
             Some(query) => format!("{}?{query}", self.url.path()),
             None => self.url.path().to_owned(),

@@ -85,6 +85,20 @@ pub fn route_plan(
     })
 }
 
+/// The headers a message passed to the broker gets: its method as
+/// `x-mcp-method`, and for a list the id of the route table in force
+/// (`x-mcp-route-table`), so the broker lists what this proxy can route.
+pub fn broker_headers(table_id: &str, method: &str) -> Vec<HeaderOp> {
+    let mut ops = vec![HeaderOp::Set(headers::X_MCP_METHOD, method.to_owned())];
+    if method.ends_with("/list") && !table_id.is_empty() {
+        ops.push(HeaderOp::Set(
+            headers::X_MCP_ROUTE_TABLE,
+            table_id.to_owned(),
+        ));
+    }
+    ops
+}
+
 /// Whether `server` receives the client's credential header `name`.
 pub fn forwards(server: &ServerRoute, name: &str) -> bool {
     if name == headers::AUTHORIZATION {
@@ -240,6 +254,22 @@ mod tests {
             b"short",
         );
         assert!(matches!(plan, Err(Rejection::Internal { .. })));
+    }
+
+    #[test]
+    fn lists_passed_to_the_broker_name_the_route_table_in_force() {
+        assert_eq!(
+            broker_headers("t1", "tools/list"),
+            vec![
+                HeaderOp::Set("x-mcp-method", "tools/list".to_owned()),
+                HeaderOp::Set("x-mcp-route-table", "t1".to_owned()),
+            ]
+        );
+        assert_eq!(
+            broker_headers("t1", "ping"),
+            vec![HeaderOp::Set("x-mcp-method", "ping".to_owned())]
+        );
+        assert_eq!(broker_headers("", "tools/list").len(), 1);
     }
 
     #[test]

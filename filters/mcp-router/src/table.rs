@@ -48,7 +48,7 @@ impl RouteTable {
         for (server_index, server) in config.servers.iter().enumerate() {
             for (tool_index, tool) in server.tools.iter().enumerate() {
                 exact
-                    .entry(format!("{}{}", server.prefix, tool))
+                    .entry(mcp_protocol::names::exposed_name(&server.prefix, tool))
                     .or_insert((server_index, tool_index));
             }
             if !server.prefix.is_empty() {

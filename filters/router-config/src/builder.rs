@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use mcp_protocol::{headers, names};
+use sha2::{Digest, Sha256};
 
 use crate::types::{
     AccessRules, BrokerRoute, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute, SessionSettings,
@@ -27,8 +28,15 @@ pub struct RouteTableBuild {
     pub issues: Vec<BuildIssue>,
 }
 
-/// Why a server or tool is not in the table as declared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a server or tool is not in the table as declared. Serialised (in the
+/// broker's `/status`) for the operator, which turns issues into the
+/// registrations' conditions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum BuildIssue {
     /// The server's name, prefix, authority or path is invalid; the server
     /// was left out.
@@ -151,7 +159,7 @@ pub fn build_route_table(
             if !seen.insert(tool.clone()) {
                 continue;
             }
-            let exposed = format!("{}{}", upstream.prefix, tool);
+            let exposed = names::exposed_name(&upstream.prefix, &tool);
             if !names::is_routable_tool_name(&exposed) {
                 issues.push(BuildIssue::InvalidTool {
                     server: upstream.name.clone(),
@@ -178,18 +186,25 @@ pub fn build_route_table(
         servers.push(upstream);
     }
 
-    RouteTableBuild {
-        config: RouterConfig {
-            version: SCHEMA_VERSION,
-            mcp_path: settings.mcp_path,
-            limits: settings.limits,
-            broker: settings.broker,
-            sessions: settings.sessions,
-            access: settings.access,
-            servers,
-        },
-        issues,
-    }
+    let mut config = RouterConfig {
+        version: SCHEMA_VERSION,
+        id: String::new(),
+        mcp_path: settings.mcp_path,
+        limits: settings.limits,
+        broker: settings.broker,
+        sessions: settings.sessions,
+        access: settings.access,
+        servers,
+    };
+    config.id = table_id(&config);
+    RouteTableBuild { config, issues }
+}
+
+/// A table's id: 16 hex digits of SHA-256 over its JSON without the id.
+/// Equal tables get equal ids, whoever built them.
+fn table_id(config: &RouterConfig) -> String {
+    let digest = Sha256::digest(config.to_json().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn validate_server(server: &ServerRoute) -> Result<(), String> {

@@ -8,6 +8,7 @@
 //! `router-config.schema.json` beside this crate.
 
 mod builder;
+pub mod envoy;
 pub mod session_api;
 mod types;
 

@@ -23,6 +23,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where the broker serves the session API (the default of
+/// [`crate::BrokerRoute::session_path`]).
+pub const PATH: &str = "/v1/upstream-sessions";
+
+/// How long the router waits for one session API call, milliseconds (the
+/// default of [`crate::BrokerRoute::timeout_ms`]); it covers an upstream
+/// handshake.
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
 /// Body of a session API call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -18,6 +18,11 @@ pub struct RouterConfig {
     /// not know.
     #[serde(default = "default_version")]
     pub version: u32,
+    /// Names this table (a digest of its content, set by the builder). The
+    /// router sends it with the list requests it passes to the broker, so
+    /// lists answer from the same table the proxy routes with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// HTTP path of the gateway's MCP endpoint. Requests to other paths pass
     /// through the filter untouched.
     #[serde(default = "default_mcp_path")]
@@ -222,7 +227,7 @@ impl RouterConfig {
     pub fn exposed_tools(&self) -> impl Iterator<Item = ExposedTool> + '_ {
         self.servers.iter().flat_map(|server| {
             server.tools.iter().map(move |tool| ExposedTool {
-                name: format!("{}{}", server.prefix, tool),
+                name: mcp_protocol::names::exposed_name(&server.prefix, tool),
                 server: server.name.clone(),
                 upstream_name: tool.clone(),
             })
@@ -248,11 +253,11 @@ fn default_max_request_body_bytes() -> u32 {
 }
 
 fn default_session_path() -> String {
-    "/v1/upstream-sessions".to_owned()
+    crate::session_api::PATH.to_owned()
 }
 
 fn default_session_timeout_ms() -> u32 {
-    10_000
+    crate::session_api::DEFAULT_TIMEOUT_MS
 }
 
 fn default_revalidate_seconds() -> u32 {

@@ -276,7 +276,7 @@ async fn apply_extension(extension: &MCPGatewayExtension, ctx: &Context) -> Resu
         port: BROKER_PORT,
     };
     let discovery = match ctx.status_source.fetch(&address).await {
-        Ok(status) => Discovery::Reported(status),
+        Ok(status) => Discovery::Reported(Box::new(status)),
         Err(error) => Discovery::Unknown { error },
     };
     ctx.record_discovery(key.clone(), Some(discovery.clone()));
@@ -306,8 +306,12 @@ async fn apply_extension(extension: &MCPGatewayExtension, ctx: &Context) -> Resu
         .as_ref()
         .map(|s| s.conditions.clone())
         .unwrap_or_default();
-    let table = plan.deployment.as_ref().map(|d| &d.route_table);
+    let table = plan
+        .deployment
+        .as_ref()
+        .and_then(|d| d.route_table.as_ref());
     let desired = MCPGatewayExtensionStatus {
+        target_ref: plan.deployment.as_ref().map(|d| d.target.clone()),
         conditions: vec![apply::ready_condition(
             extension,
             &previous,

@@ -69,6 +69,12 @@ pub async fn reconcile_registration(
         observed_generation: registration.meta().generation,
         discovered_tools,
         server_name: resolve::server_name(&key.0, &key.1),
+        // Canonically: whichever of prefix / toolPrefix the spec used.
+        prefix: registration
+            .spec
+            .effective_prefix()
+            .unwrap_or_default()
+            .to_owned(),
     };
     apply::write_status(
         &ctx,
@@ -98,11 +104,9 @@ pub async fn reconcile_virtual_server(
         let key = (namespace.clone(), extension.name_any());
         let plan =
             plan::plan_extension(extension, &snapshot, &ctx.discovery_of(&key), &ctx.settings);
-        plan.deployment.map(|d| {
+        plan.deployment.and_then(|d| {
             d.route_table
-                .exposed_tools()
-                .map(|t| t.name)
-                .collect::<Vec<_>>()
+                .map(|table| table.exposed_tools().map(|t| t.name).collect::<Vec<_>>())
         })
     });
     let readiness = plan::virtual_server_readiness(&server.spec, &namespace, exposed.as_deref());

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
     shortname = "mcpge",
     derive = "PartialEq",
     doc = "Makes one listener of a Gateway an MCP gateway: a broker plus the router filter.",
-    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".spec.targetRef.name"}"#,
-    printcolumn = r#"{"name":"Listener","type":"string","jsonPath":".spec.targetRef.sectionName"}"#,
+    printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".status.targetRef.name"}"#,
+    printcolumn = r#"{"name":"Listener","type":"string","jsonPath":".status.targetRef.sectionName"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Servers","type":"integer","jsonPath":".status.servers"}"#,
     printcolumn = r#"{"name":"Tools","type":"integer","jsonPath":".status.tools"}"#,
@@ -27,8 +27,20 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MCPGatewayExtensionSpec {
-    /// The Gateway listener to extend.
-    pub target_ref: GatewayTargetReference,
+    /// The Gateway listener to extend. Without `sectionName`, the Gateway's
+    /// only listener. (Or, as Kuadrant's examples also write it,
+    /// `gatewayRef` with a top-level `sectionName`; `status.targetRef` shows
+    /// the listener in force, in this canonical form.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<GatewayTargetReference>,
+    /// Accepted spelling: the Gateway by name and namespace, the listener
+    /// in `sectionName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_ref: Option<GatewayReference>,
+    /// The listener, with `gatewayRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub section_name: Option<String>,
     /// The public host of the MCP endpoint; default the listener's hostname.
     /// Browser origins `https://publicHost` are allowed by the broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,9 +69,21 @@ pub struct GatewayTargetReference {
     /// needs a ReferenceGrant there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The listener's name.
+    /// The listener's name; absent: the Gateway's only listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub section_name: String,
+    pub section_name: Option<String>,
+}
+
+/// A Gateway by name (`gatewayRef`, an accepted spelling of `targetRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayReference {
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Namespace of the Gateway; default the extension's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 fn default_gateway_group() -> String {
@@ -81,6 +105,9 @@ pub struct MCPGatewayExtensionStatus {
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The listener in force, whichever spelling the spec used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<GatewayTargetReference>,
     /// Servers in the route table.
     #[serde(default)]
     pub servers: u32,

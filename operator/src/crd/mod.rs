@@ -8,7 +8,8 @@ mod registration;
 mod virtual_server;
 
 pub use extension::{
-    GatewayTargetReference, MCPGatewayExtension, MCPGatewayExtensionSpec, MCPGatewayExtensionStatus,
+    GatewayReference, GatewayTargetReference, MCPGatewayExtension, MCPGatewayExtensionSpec,
+    MCPGatewayExtensionStatus,
 };
 pub use registration::{
     MCPServerRegistration, MCPServerRegistrationSpec, MCPServerRegistrationStatus, SecretReference,

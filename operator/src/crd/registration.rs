@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
     shortname = "mcpsr",
     derive = "PartialEq",
     doc = "Registers an upstream MCP server, reached through an HTTPRoute, with the MCP gateway.",
-    printcolumn = r#"{"name":"Prefix","type":"string","jsonPath":".spec.prefix"}"#,
+    printcolumn = r#"{"name":"Prefix","type":"string","jsonPath":".status.prefix"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".spec.targetRef.name"}"#,
     printcolumn = r#"{"name":"Path","type":"string","jsonPath":".spec.path"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MCPServerRegistrationSpec {
-    /// The HTTPRoute in front of the MCP server. It must have exactly one
-    /// rule with one Service backendRef, and at least one hostname (the
-    /// `:authority` the router sets for calls to this server).
+    /// The HTTPRoute in front of the MCP server: a Service backendRef (the
+    /// first one, when it has several) reached through the mesh. Its first
+    /// hostname without wildcard is the `:authority` the router sets; a
+    /// route without one is reached by the Service's cluster-local name.
     pub target_ref: TargetReference,
     /// Prefix added to this server's tool names, e.g. `weather_`. Immutable.
     /// Empty for none: tools are then routed by their exact names, as the
@@ -42,6 +43,15 @@ pub struct MCPServerRegistrationSpec {
         extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "prefix is immutable"}])
     )]
     pub prefix: String,
+    /// Accepted spelling of `prefix` (Kuadrant's examples use both);
+    /// `status.prefix` shows the prefix in force. Immutable.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9][a-z0-9_]*$"),
+        length(max = 63),
+        extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "toolPrefix is immutable"}])
+    )]
+    pub tool_prefix: String,
     /// HTTP path of the server's MCP endpoint. Default `/mcp`.
     #[serde(default = "default_path")]
     #[schemars(regex(pattern = r"^/[^\s]*$"))]
@@ -138,4 +148,23 @@ pub struct MCPServerRegistrationStatus {
     /// (`namespace.name`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub server_name: String,
+    /// The tool prefix in force, whichever spelling the spec used.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+}
+
+impl MCPServerRegistrationSpec {
+    /// The prefix in force: `prefix`, or its accepted spelling `toolPrefix`.
+    ///
+    /// # Errors
+    /// Both are set, to different values.
+    pub fn effective_prefix(&self) -> Result<&str, String> {
+        match (self.prefix.as_str(), self.tool_prefix.as_str()) {
+            (p, t) if !p.is_empty() && !t.is_empty() && p != t => Err(format!(
+                "prefix {p:?} and toolPrefix {t:?} disagree: set one of them"
+            )),
+            (p, _) if !p.is_empty() => Ok(p),
+            (_, t) => Ok(t),
+        }
+    }
 }

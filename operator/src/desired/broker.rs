@@ -9,11 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use gateway_config::{
+    BrokerRouteConfig, GatewayConfig, GatewayRoute, RouterAuthMode, RouterAuthentication,
+    SecretSource, ServerConfig,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::DynamicObject;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{metadata, typed};
@@ -29,92 +32,69 @@ const CREDENTIALS_DIR: &str = "/etc/mcp-broker/credentials";
 /// Pod template annotation that rolls the broker when its inputs change.
 pub const CONFIG_HASH: &str = "mcp.wasm-gateway.io/config-hash";
 
-/// The broker's configuration file, as it reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BrokerConfig {
-    pub listen: String,
-    pub mcp_path: String,
-    pub session_key: FileSource,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub allowed_origins: Vec<String>,
-    /// The mesh proves callers: the operator admits only the gateway's
-    /// workload to the broker (`desired::filter`'s broker policies).
-    pub router_authentication: RouterAuthentication,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub discovery: Option<DiscoverySection>,
-    pub servers: Vec<BrokerServer>,
+/// The broker's configuration file, in the broker's own types: every
+/// resolved server (the broker builds the route table from them and reports
+/// what it left out), how the gateway's Envoy reaches each one and the
+/// broker, and the mesh as the proof of who calls the broker.
+pub fn broker_config(
+    servers: &[ResolvedServer],
+    names: &plan::Names,
+    settings: &Settings,
+    public_host: Option<&str>,
+    refresh_seconds: Option<u32>,
+) -> GatewayConfig {
+    let host = names.broker_host(&settings.cluster_domain);
+    let mut config = GatewayConfig {
+        listen: std::net::SocketAddr::from(([0, 0, 0, 0], BROKER_PORT)),
+        mcp_path: MCP_PATH.to_owned(),
+        session_key: Some(file_source(format!("{SESSION_DIR}/{SESSION_KEY}"))),
+        router_authentication: RouterAuthentication {
+            mode: RouterAuthMode::Mesh,
+            token: None,
+        },
+        allowed_origins: public_host
+            .map(|h| vec![format!("https://{h}")])
+            .unwrap_or_default(),
+        allowed_hosts: public_host.map(|h| vec![h.to_owned()]).unwrap_or_default(),
+        broker_route: Some(BrokerRouteConfig {
+            cluster: format!("outbound|{BROKER_PORT}||{host}"),
+            authority: format!("{host}:{BROKER_PORT}"),
+        }),
+        servers: servers.iter().filter_map(server_config).collect(),
+        ..GatewayConfig::default()
+    };
+    if let Some(seconds) = refresh_seconds {
+        config.discovery.refresh_interval_seconds = u64::from(seconds);
+    }
+    config
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DiscoverySection {
-    pub refresh_interval_seconds: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RouterAuthentication {
-    pub mode: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileSource {
-    pub file: String,
-}
-
-/// One upstream in the broker's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BrokerServer {
-    pub name: String,
-    pub url: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub prefix: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential: Option<FileSource>,
-}
-
-impl BrokerServer {
-    pub fn new(server: &ResolvedServer) -> Self {
-        BrokerServer {
-            name: server.name.clone(),
-            url: server.url.clone(),
-            prefix: server.prefix.clone(),
-            credential: server.credential.as_ref().map(|_| FileSource {
-                file: format!("{CREDENTIALS_DIR}/{}", server.name),
-            }),
-        }
+fn file_source(file: String) -> SecretSource {
+    SecretSource {
+        env: None,
+        file: Some(file.into()),
+        value: None,
     }
 }
 
-impl BrokerConfig {
-    pub fn new(
-        servers: Vec<BrokerServer>,
-        public_host: Option<&str>,
-        refresh_seconds: Option<u32>,
-    ) -> Self {
-        BrokerConfig {
-            listen: format!("0.0.0.0:{BROKER_PORT}"),
-            mcp_path: MCP_PATH.to_owned(),
-            session_key: FileSource {
-                file: format!("{SESSION_DIR}/{SESSION_KEY}"),
-            },
-            router_authentication: RouterAuthentication { mode: "mesh" },
-            allowed_origins: public_host
-                .map(|h| vec![format!("https://{h}")])
-                .unwrap_or_default(),
-            discovery: refresh_seconds.map(|s| DiscoverySection {
-                refresh_interval_seconds: s,
-            }),
-            servers,
-        }
-    }
-
-    /// The file's text.
-    pub fn to_yaml(&self) -> String {
-        // Plain strings and numbers: serialising cannot fail.
-        serde_yaml_ng::to_string(self).unwrap_or_default()
-    }
+fn server_config(server: &ResolvedServer) -> Option<ServerConfig> {
+    Some(ServerConfig {
+        name: server.name.clone(),
+        // Built from a Service host name, port and path: always a URL.
+        url: server.url.parse().ok()?,
+        prefix: server.prefix.clone(),
+        credential: server
+            .credential
+            .as_ref()
+            .map(|_| file_source(format!("{CREDENTIALS_DIR}/{}", server.name))),
+        forward_authorization: false,
+        forward_headers: Vec::new(),
+        gateway_route: Some(GatewayRoute {
+            authority: server.authority.clone(),
+            path: Some(server.path.clone()),
+            cluster: Some(server.cluster.clone()),
+        }),
+    })
 }
 
 /// Secret values go in `data`, not `stringData`: server-side apply tracks

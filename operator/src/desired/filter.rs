@@ -18,6 +18,7 @@
 //! session API.
 
 use kube::api::DynamicObject;
+use router_config::RouterConfig;
 
 use super::{metadata, typed};
 use crate::Result;
@@ -29,23 +30,28 @@ use crate::plan::{self, FilterApi, Settings};
 /// The label Istio puts on the pods of a Gateway it deploys.
 pub const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
 /// The router's root id (`proxy_wasm::main!` registers it).
-pub const PLUGIN_NAME: &str = "mcp_router";
-const WASM_TYPE_URL: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+pub const PLUGIN_NAME: &str = router_config::envoy::FILTER_NAME;
+const WASM_TYPE_URL: &str = router_config::envoy::WASM_FILTER_TYPE;
 
 /// The filter objects for the configured API.
 ///
 /// # Errors
 /// An object does not deserialise as a `DynamicObject` (a bug).
+/// Empty until the broker has published a route table: the filter carries
+/// the broker's table, never one of the operator's making.
 pub fn filter_objects(
     deployment: &plan::Deployment,
     settings: &Settings,
 ) -> Result<Vec<DynamicObject>> {
+    let Some(table) = &deployment.route_table else {
+        return Ok(Vec::new());
+    };
     Ok(match settings.filter_api {
         FilterApi::EnvoyFilter => vec![
-            envoy_filter(deployment, settings)?,
-            authorization_policy(deployment)?,
+            envoy_filter(deployment, table, settings)?,
+            authorization_policy(deployment, table)?,
         ],
-        FilterApi::WasmPlugin => vec![wasm_plugin(deployment, settings)?],
+        FilterApi::WasmPlugin => vec![wasm_plugin(deployment, table, settings)?],
     })
 }
 
@@ -87,7 +93,11 @@ pub fn extension_config_name(names: &plan::Names) -> String {
     format!("{}.{}", names.gateway_namespace, names.filter)
 }
 
-pub fn envoy_filter(deployment: &plan::Deployment, settings: &Settings) -> Result<DynamicObject> {
+pub fn envoy_filter(
+    deployment: &plan::Deployment,
+    route_table: &RouterConfig,
+    settings: &Settings,
+) -> Result<DynamicObject> {
     let n = &deployment.names;
     let name = extension_config_name(n);
     let remote = serde_json::json!({
@@ -110,27 +120,10 @@ pub fn envoy_filter(deployment: &plan::Deployment, settings: &Settings) -> Resul
                         "match": { "context": "GATEWAY" },
                         "patch": { "operation": "ADD", "value": {
                             "name": name,
-                            "typed_config": {
-                                "@type": WASM_TYPE_URL,
-                                "config": {
-                                    "name": PLUGIN_NAME,
-                                    "root_id": PLUGIN_NAME,
-                                    "fail_open": false,
-                                    // REQUIRED: without it Envoy turns the router's
-                                    // StopIteration into StopAllIteration and never
-                                    // delivers the request body (Envoy >= 1.35).
-                                    "allow_on_headers_stop_iteration": true,
-                                    "vm_config": {
-                                        "vm_id": PLUGIN_NAME,
-                                        "runtime": "envoy.wasm.runtime.v8",
-                                        "code": { "remote": remote }
-                                    },
-                                    "configuration": {
-                                        "@type": "type.googleapis.com/google.protobuf.StringValue",
-                                        "value": deployment.route_table.to_json()
-                                    }
-                                }
-                            }
+                            "typed_config": router_config::envoy::wasm_filter(
+                                serde_json::json!({ "remote": remote }),
+                                route_table,
+                            ),
                         }}
                     },
                     {
@@ -154,6 +147,27 @@ pub fn envoy_filter(deployment: &plan::Deployment, settings: &Settings) -> Resul
                                 "type_urls": [WASM_TYPE_URL]
                             }
                         }}
+                    },
+                    {
+                        // A routed call goes to the cluster the router
+                        // names, whatever the HTTPRoute's host names: a
+                        // route without host names (reached by its
+                        // Service's name) works too. Clients cannot send
+                        // x-mcp-servername: the router removes client
+                        // x-mcp-* headers.
+                        "applyTo": "HTTP_ROUTE",
+                        "match": {
+                            "context": "GATEWAY",
+                            "routeConfiguration": { "portNumber": deployment.listener.port }
+                        },
+                        "patch": { "operation": "INSERT_FIRST", "value": {
+                            "name": "mcp-router-routed-calls",
+                            "match": {
+                                "prefix": "/",
+                                "headers": [{ "name": mcp_protocol::headers::X_MCP_SERVERNAME, "present_match": true }]
+                            },
+                            "route": { "cluster_header": mcp_protocol::headers::X_MCP_CLUSTER, "timeout": "0s" }
+                        }}
                     }
                 ]
             }
@@ -164,7 +178,10 @@ pub fn envoy_filter(deployment: &plan::Deployment, settings: &Settings) -> Resul
 /// Puts Istio's RBAC filter in the gateway's chain (the router is inserted
 /// before it) and denies clients the broker's session API, which only the
 /// router may call (directly, through its cluster, not the listener).
-pub fn authorization_policy(deployment: &plan::Deployment) -> Result<DynamicObject> {
+pub fn authorization_policy(
+    deployment: &plan::Deployment,
+    route_table: &RouterConfig,
+) -> Result<DynamicObject> {
     let n = &deployment.names;
     typed(
         "AuthorizationPolicy",
@@ -175,14 +192,18 @@ pub fn authorization_policy(deployment: &plan::Deployment) -> Result<DynamicObje
                 "selector": { "matchLabels": { GATEWAY_NAME_LABEL: deployment.gateway.1 } },
                 "action": "DENY",
                 "rules": [{ "to": [{ "operation": {
-                    "paths": [deployment.route_table.broker.session_path, format!("{}/*", deployment.route_table.broker.session_path)]
+                    "paths": [route_table.broker.session_path, format!("{}/*", route_table.broker.session_path)]
                 }}]}]
             }
         }),
     )
 }
 
-pub fn wasm_plugin(deployment: &plan::Deployment, settings: &Settings) -> Result<DynamicObject> {
+pub fn wasm_plugin(
+    deployment: &plan::Deployment,
+    route_table: &RouterConfig,
+    settings: &Settings,
+) -> Result<DynamicObject> {
     let n = &deployment.names;
     let mut spec = serde_json::json!({
         "targetRefs": [{ "group": GATEWAY_GROUP, "kind": "Gateway", "name": deployment.gateway.1 }],
@@ -196,7 +217,7 @@ pub fn wasm_plugin(deployment: &plan::Deployment, settings: &Settings) -> Result
         "priority": settings.wasm_priority,
         "failStrategy": "FAIL_CLOSE",
         "match": [{ "ports": [{ "number": deployment.listener.port }] }],
-        "pluginConfig": deployment.route_table,
+        "pluginConfig": route_table,
     });
     if let Some(sha) = &settings.router_sha256 {
         spec["sha256"] = serde_json::json!(sha);

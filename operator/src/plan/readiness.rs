@@ -8,7 +8,7 @@ use router_config::{BuildIssue, RouterConfig};
 use super::{BROKER_PORT, Names, RegistrationOutcome, Settings};
 use crate::conditions::{Readiness, Reason};
 use crate::crd::{MCPGatewayExtension, ServerState};
-use crate::discovery::{BrokerStatus, Discovery};
+use crate::discovery::Discovery;
 use crate::resolve::{self, ResolvedServer, Snapshot};
 
 pub(super) fn server_outcome(
@@ -107,6 +107,9 @@ pub(super) fn server_outcome(
                     server.url
                 ),
             );
+            if let Some(note) = &server.note {
+                notes.push(note.clone());
+            }
             Readiness::new(Reason::Ready, notes.join("; "))
         }
         "down" => Readiness::new(
@@ -138,7 +141,7 @@ fn outcome(
 }
 
 pub(super) fn extension_readiness(
-    table: &RouterConfig,
+    table: Option<&RouterConfig>,
     issues: &[BuildIssue],
     discovery: &Discovery,
     names: &Names,
@@ -156,7 +159,7 @@ pub(super) fn extension_readiness(
                 names.namespace, names.broker
             ),
         ),
-        Discovery::Reported(BrokerStatus { ready: false, .. }) => Readiness::new(
+        Discovery::Reported(status) if !status.ready => Readiness::new(
             Reason::BrokerNotReady,
             format!(
                 "broker {}/{} is still discovering its upstreams",
@@ -164,6 +167,15 @@ pub(super) fn extension_readiness(
             ),
         ),
         Discovery::Reported(_) => {
+            let Some(table) = table else {
+                return Readiness::new(
+                    Reason::BrokerNotReady,
+                    format!(
+                        "broker {}/{} has not published a route table yet",
+                        names.namespace, names.broker
+                    ),
+                );
+            };
             let tools = table.exposed_tools().count();
             let mut message = format!(
                 "{} and {} routed; route table {} bytes",

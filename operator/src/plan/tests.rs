@@ -1,6 +1,6 @@
 use super::*;
 use crate::crd::MCPServerRegistration;
-use crate::discovery::{BrokerStatus, UpstreamStatus};
+use crate::discovery::BrokerStatus;
 use crate::gateway_api::{BackendRef, GatewaySpec, HttpRouteRule, HttpRouteSpec, ParentReference};
 
 fn snapshot(registrations: &[(&str, &str, &str)]) -> Snapshot {
@@ -56,31 +56,45 @@ fn snapshot(registrations: &[(&str, &str, &str)]) -> Snapshot {
     snapshot
 }
 
-fn reported(servers: &[(&str, &str, &[&str])]) -> Discovery {
-    Discovery::Reported(BrokerStatus {
-        ready: true,
-        servers: servers
-            .iter()
-            .map(|(name, health, tools)| UpstreamStatus {
-                name: (*name).to_owned(),
-                health: (*health).to_owned(),
-                tools: tools.iter().map(|t| (*t).to_owned()).collect(),
-                last_error: None,
-            })
-            .collect(),
-    })
+/// Plans the extension of `snapshot` as the controller does once the
+/// broker has run: the broker (simulated with its own table builder, from
+/// the broker configuration the plan writes) found `tools` on those servers.
+fn planned(snapshot: &Snapshot, tools: &[(&str, &[&str])]) -> ExtensionPlan {
+    let extension = &snapshot.extensions[0];
+    let settings = Settings::default();
+    let unknown = Discovery::Unknown {
+        error: "not asked yet".to_owned(),
+    };
+    let first = plan_extension(extension, snapshot, &unknown, &settings);
+    let config = first.deployment.expect("deployed").broker_config;
+    let found = tools
+        .iter()
+        .map(|(server, names)| {
+            (
+                (*server).to_owned(),
+                mcp_broker::simulate::Found::Tools(names.iter().map(|n| (*n).to_owned()).collect()),
+            )
+        })
+        .collect();
+    let status = mcp_broker::simulate::status(&config, &found).expect("the broker resolves it");
+    let status: BrokerStatus = serde_json::from_value(status).expect("a broker status");
+    plan_extension(extension, snapshot, &Discovery::Reported(Box::new(status)), &settings)
+}
+
+fn outcome<'p>(plan: &'p ExtensionPlan, name: &str) -> &'p RegistrationOutcome {
+    &plan
+        .registrations
+        .iter()
+        .find(|(k, _)| k.1 == name)
+        .unwrap_or_else(|| panic!("no outcome for {name}"))
+        .1
 }
 
 #[test]
 fn a_disabled_registration_is_in_neither_the_broker_config_nor_the_table() {
     let snapshot = snapshot(&[("on", "on_", "Enabled"), ("off", "off_", "Disabled")]);
-    let plan = plan_extension(
-        &snapshot.extensions[0],
-        &snapshot,
-        &reported(&[]),
-        &Settings::default(),
-    );
-    let deployment = plan.deployment.expect("deployed");
+    let plan = planned(&snapshot, &[("mcp.on", &["t"])]);
+    let deployment = plan.deployment.clone().expect("deployed");
     let config: Vec<_> = deployment
         .broker_config
         .servers
@@ -88,52 +102,50 @@ fn a_disabled_registration_is_in_neither_the_broker_config_nor_the_table() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(config, ["mcp.on"]);
-    let table: Vec<_> = deployment
-        .route_table
-        .servers
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
-    assert_eq!(table, ["mcp.on"]);
-    let off = plan
-        .registrations
-        .iter()
-        .find(|(k, _)| k.1 == "off")
-        .expect("off");
-    assert_eq!(off.1.readiness.reason, Reason::Disabled);
+    let table = deployment.route_table.expect("published");
+    let servers: Vec<_> = table.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(servers, ["mcp.on"]);
+    assert_eq!(outcome(&plan, "off").readiness.reason, Reason::Disabled);
 }
 
 #[test]
-fn tools_are_routed_only_while_their_server_is_ready() {
+fn the_distributed_table_is_the_one_the_broker_built_with_the_routes_of_the_mesh() {
     let snapshot = snapshot(&[("up", "", "Enabled"), ("starting", "", "Enabled")]);
-    let discovery = reported(&[
-        ("mcp.up", "ready", &["a", "b"]),
-        ("mcp.starting", "connecting", &["c"]),
-    ]);
-    let plan = plan_extension(
-        &snapshot.extensions[0],
-        &snapshot,
-        &discovery,
-        &Settings::default(),
-    );
-    let table = plan.deployment.expect("deployed").route_table;
+    let plan = planned(&snapshot, &[("mcp.up", &["a", "b"])]);
+    let table = plan
+        .deployment
+        .clone()
+        .expect("deployed")
+        .route_table
+        .expect("published");
     let tools: Vec<_> = table.exposed_tools().map(|t| t.name).collect();
     assert_eq!(tools, ["a", "b"]);
-    let starting = plan
-        .registrations
+    assert!(!table.id.is_empty(), "the broker names its table");
+    let up = table
+        .servers
         .iter()
-        .find(|(k, _)| k.1 == "starting")
-        .expect("starting");
-    assert_eq!(starting.1.readiness.reason, Reason::NotReady);
+        .find(|s| s.name == "mcp.up")
+        .expect("up is routed");
+    assert_eq!(up.authority, "up.internal");
+    assert_eq!(
+        up.cluster.as_deref(),
+        Some("outbound|80||svc.mcp.svc.cluster.local")
+    );
+    assert_eq!(
+        table.broker.cluster,
+        "outbound|8090||mcp-broker.mcp.svc.cluster.local"
+    );
+    let starting = outcome(&plan, "starting");
+    assert_eq!(starting.readiness.reason, Reason::NotReady);
     assert!(
-        starting.1.readiness.message.contains("connecting"),
+        starting.readiness.message.contains("connecting"),
         "{}",
-        starting.1.readiness.message
+        starting.readiness.message
     );
 }
 
 #[test]
-fn without_discovery_servers_are_routed_by_prefix_and_wait_for_tools() {
+fn until_the_broker_publishes_a_table_no_filter_is_written() {
     let snapshot = snapshot(&[("weather", "weather_", "Enabled")]);
     let unknown = Discovery::Unknown {
         error: "connection refused".to_owned(),
@@ -145,10 +157,36 @@ fn without_discovery_servers_are_routed_by_prefix_and_wait_for_tools() {
         &Settings::default(),
     );
     assert_eq!(plan.readiness.reason, Reason::BrokerNotReady);
-    let table = plan.deployment.expect("deployed").route_table;
-    assert_eq!(table.servers[0].prefix, "weather_");
-    assert!(table.servers[0].tools.is_empty());
+    let deployment = plan.deployment.expect("deployed");
+    assert!(deployment.route_table.is_none());
+    assert!(
+        crate::desired::filter::filter_objects(&deployment, &Settings::default())
+            .expect("objects")
+            .is_empty()
+    );
+    assert_eq!(
+        deployment.broker_config.servers.len(),
+        1,
+        "the broker is configured"
+    );
     assert_eq!(plan.registrations[0].1.readiness.reason, Reason::NotReady);
+}
+
+#[test]
+fn a_prefix_conflict_the_broker_reports_is_the_later_registrations_condition() {
+    let snapshot = snapshot(&[
+        ("first", "same_", "Enabled"),
+        ("second", "same_", "Enabled"),
+    ]);
+    let plan = planned(&snapshot, &[("mcp.first", &["t"]), ("mcp.second", &["u"])]);
+    assert_eq!(outcome(&plan, "first").readiness.reason, Reason::Ready);
+    let second = outcome(&plan, "second");
+    assert_eq!(second.readiness.reason, Reason::PrefixConflict);
+    assert!(
+        second.readiness.message.contains("mcp/first"),
+        "{}",
+        second.readiness.message
+    );
 }
 
 #[test]

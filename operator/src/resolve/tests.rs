@@ -136,13 +136,29 @@ fn a_route_attaches_to_a_listener_by_gateway_and_optional_section() {
         "spec": { "targetRef": { "name": "gw", "namespace": "gateways", "sectionName": "mcp" } }
     }))
     .expect("extension");
-    assert!(route_attaches(&extension, "team", &route(None, 80)));
-    assert!(route_attaches(&extension, "team", &route(Some("mcp"), 80)));
-    assert!(!route_attaches(&extension, "team", &route(Some("web"), 80)));
+    let snapshot = Snapshot::default();
+    assert!(route_attaches(
+        &extension,
+        &snapshot,
+        "team",
+        &route(None, 80)
+    ));
+    assert!(route_attaches(
+        &extension,
+        &snapshot,
+        "team",
+        &route(Some("mcp"), 80)
+    ));
+    assert!(!route_attaches(
+        &extension,
+        &snapshot,
+        "team",
+        &route(Some("web"), 80)
+    ));
     let mut elsewhere = route(None, 80);
     elsewhere.parent_refs[0].namespace = None;
     assert!(
-        !route_attaches(&extension, "team", &elsewhere),
+        !route_attaches(&extension, &snapshot, "team", &elsewhere),
         "a parentRef without namespace means the route's"
     );
 }

@@ -139,7 +139,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 }
 
 /// A child process killed on drop.
-pub struct Process(Child);
+pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {

@@ -1,6 +1,7 @@
 //! Helpers shared by the operator's integration tests.
 #![allow(dead_code)]
 
+pub mod broker_pod;
 pub mod cluster;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,30 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use mcp_operator::gateway_api;
 use mcp_operator::resolve::Snapshot;
+
+/// Plans `extension` as the controller does once its broker has run:
+/// planned once to get the broker's configuration, then the broker's
+/// `/status` simulated with its own table builder for the tools discovery
+/// found (`None`: the broker never answered), then planned again.
+pub fn plan_with_broker(
+    extension: &mcp_operator::crd::MCPGatewayExtension,
+    snapshot: &Snapshot,
+    discovered: Option<&BTreeMap<String, mcp_broker::simulate::Found>>,
+    settings: &mcp_operator::plan::Settings,
+) -> mcp_operator::plan::ExtensionPlan {
+    use mcp_operator::discovery::Discovery;
+    let unknown = Discovery::Unknown {
+        error: "connection refused".to_owned(),
+    };
+    let first = mcp_operator::plan::plan_extension(extension, snapshot, &unknown, settings);
+    let (Some(discovered), Some(deployment)) = (discovered, &first.deployment) else {
+        return first;
+    };
+    let status = mcp_broker::simulate::status(&deployment.broker_config, discovered)
+        .expect("the broker resolves the configuration the operator writes");
+    let status = serde_json::from_value(status).expect("a broker status");
+    mcp_operator::plan::plan_extension(extension, snapshot, &Discovery::Reported(Box::new(status)), settings)
+}
 
 /// Compares `actual` with the golden file, or rewrites it when
 /// `UPDATE_GOLDEN=1`.

@@ -285,7 +285,7 @@ impl McpHttp {
     fn decide_on_body(&mut self, table: &RouteTable, body: &[u8]) -> Action {
         match decision::on_request_body(table, &self.head.view(), body) {
             BodyDecision::Broker { method_label } => {
-                host::set_request_header(headers::X_MCP_METHOD, Some(&method_label));
+                apply(plan::broker_headers(&table.config().id, &method_label));
                 Metrics::inc(self.metrics.to_broker);
                 self.state = State::Broker {
                     ending_session: None,

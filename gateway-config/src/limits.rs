@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest MCP POST body, in bytes, for the router and the broker.
@@ -94,7 +94,7 @@ fn default_max_body() -> u32 {
     4 * 1024 * 1024
 }
 fn default_session_api_timeout() -> u32 {
-    10_000
+    router_config::session_api::DEFAULT_TIMEOUT_MS
 }
 fn default_max_upstream_sessions() -> usize {
     10_000

@@ -1,5 +1,7 @@
-//! The gateway configuration file (YAML): upstream servers, listen
-//! addresses, limits, and where the local Envoy reads the route table.
+//! `gateway-config`: the gateway configuration file (YAML): upstream
+//! servers, listen addresses, limits, and where the local Envoy reads the
+//! route table. The broker reads it; the operator writes it, with these
+//! same types, so the two cannot disagree on a field.
 //!
 //! Relative paths in the file are resolved against the file's directory.
 //! See the README's "Gateway configuration" for every field.
@@ -8,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// A configuration file that could not be used.
@@ -35,7 +37,7 @@ pub enum ConfigError {
 }
 
 /// The whole gateway configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GatewayConfig {
     /// Address the broker listens on (MCP endpoint for Envoy, session API,
@@ -47,7 +49,7 @@ pub struct GatewayConfig {
     pub mcp_path: String,
     /// Key that signs gateway session ids. Replicas must share it. Without
     /// one, a random key is made at start (sessions end with the process).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_key: Option<SecretSource>,
     /// Maximum age of a gateway session, in seconds. Default 86400 (24 h).
     #[serde(default = "default_session_max_age")]
@@ -55,12 +57,12 @@ pub struct GatewayConfig {
     /// Origins allowed to call the MCP endpoint from a browser, besides
     /// loopback origins (MCP "Security Warning": DNS rebinding). Checked
     /// by the router on every request of the MCP path, and by the broker.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     /// `Host` values the gateway answers to, besides loopback hosts and the
     /// local Envoy's listen address (`host` for any port, `host:port`).
     /// Empty and no `envoy` section: any host.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
     /// How the broker knows a request comes from the gateway's Envoy.
     #[serde(default)]
@@ -74,29 +76,34 @@ pub struct GatewayConfig {
     pub discovery: DiscoveryConfig,
     /// Local Envoy: where it reads the router's configuration (ECDS file).
     /// Absent when the operator distributes the route table instead.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envoy: Option<EnvoyConfig>,
+    /// How the gateway's Envoy reaches the broker, where it differs from
+    /// what the broker derives (the local Envoy's broker cluster and the
+    /// listen address): in Kubernetes, the Service's mesh cluster and host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_route: Option<BrokerRouteConfig>,
     /// Upstream MCP servers, in priority order (the first listed keeps a
     /// conflicting tool name).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerConfig>,
 }
 
 /// How the broker knows that a request comes from the gateway's Envoy, not
 /// from anyone who can reach its port: the session API hands out upstream
 /// sessions (and, in Kubernetes, credentials).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouterAuthentication {
     #[serde(default)]
     pub mode: RouterAuthMode,
     /// The shared token (`token` mode). Default: a random token per broker
     /// process, which it writes for the local Envoy (needs `envoy`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<SecretSource>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RouterAuthMode {
     /// Envoy adds `x-mcp-gateway-token` to every request on the broker
@@ -110,18 +117,18 @@ pub enum RouterAuthMode {
 }
 
 /// Session binding (MCP "Security Best Practices › Session Hijacking").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionBinding {
     /// A request header carrying the identity that authentication
     /// established (set by the policy layer in front of the router, e.g.
     /// Envoy `jwt_authn`'s `claim_to_headers`). Absent: a session is bound
     /// to the `Authorization` value that opened it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_header: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DiscoveryConfig {
     /// Seconds between re-lists of each upstream's tools (a backstop to
@@ -154,7 +161,7 @@ impl DiscoveryConfig {
 }
 
 /// The local Envoy that loads the router filter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvoyConfig {
     /// Envoy's MCP listener (the gateway's public address). Default
@@ -175,7 +182,7 @@ pub struct EnvoyConfig {
 }
 
 /// One upstream MCP server.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
     /// Unique name: `x-mcp-servername`, metrics label.
@@ -184,35 +191,65 @@ pub struct ServerConfig {
     pub url: Url,
     /// Prefix added to this server's tool names (`^[a-z0-9][a-z0-9_]*$`);
     /// empty or absent for none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prefix: String,
     /// `Authorization` header value sent to this server (e.g.
     /// `Bearer …`), by the broker and, for routed calls, by the router.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<SecretSource>,
     /// Forward the client's own `Authorization` to this server. Off by
     /// default: MCP forbids token passthrough.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forward_authorization: bool,
     /// Other client credential headers to forward to this server (`cookie`,
     /// `proxy-authorization`, `x-api-key`, `api-key`, `x-auth-token`); the
     /// router removes them otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forward_headers: Vec<String>,
+    /// How the gateway's Envoy reaches this server, where it differs from
+    /// `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_route: Option<GatewayRoute>,
+}
+
+/// The broker as the gateway's Envoy reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrokerRouteConfig {
+    /// Envoy cluster of the broker (Istio: `outbound|PORT||HOST`).
+    pub cluster: String,
+    /// `:authority` of the router's session API calls.
+    pub authority: String,
+}
+
+/// A server as the gateway's Envoy reaches it, where that differs from its
+/// `url` (which the broker connects to): in Kubernetes, the route's host
+/// name or the Service's cluster-local name, and the mesh cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayRoute {
+    /// `:authority` the router sets.
+    pub authority: String,
+    /// `:path` the router sets; default the URL's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Envoy cluster the router names in `x-mcp-cluster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// Where a secret comes from. Exactly one field is set.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretSource {
     /// Name of an environment variable holding the value.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
     /// A file holding the value (trailing newline removed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
     /// The value itself (avoid outside local testing).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 
@@ -241,7 +278,34 @@ impl SecretSource {
     }
 }
 
+impl Default for GatewayConfig {
+    /// Every field at its documented default: no servers, no local Envoy.
+    fn default() -> Self {
+        GatewayConfig {
+            listen: default_listen(),
+            mcp_path: default_mcp_path(),
+            session_key: None,
+            session_max_age_seconds: default_session_max_age(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            router_authentication: RouterAuthentication::default(),
+            session_binding: SessionBinding::default(),
+            limits: LimitsConfig::default(),
+            discovery: DiscoveryConfig::default(),
+            envoy: None,
+            broker_route: None,
+            servers: Vec::new(),
+        }
+    }
+}
+
 impl GatewayConfig {
+    /// The configuration as the file's YAML text.
+    pub fn to_yaml(&self) -> String {
+        // Strings, numbers and paths: serialising cannot fail.
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+
     /// Reads, parses and validates a configuration file.
     ///
     /// # Errors
