@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use router_config::{BuildIssue, RouteTableSettings, RouterConfig, ServerRoute};
@@ -81,8 +81,9 @@ pub struct Catalog {
     composite: ArcSwap<Composite>,
     /// Recent composites, oldest first, for proxies a table behind.
     history: Mutex<std::collections::VecDeque<Arc<Composite>>>,
-    /// The table of the last tool-list change no proxy has reported yet.
-    unconfirmed: Mutex<Option<String>>,
+    /// The table of the last tool-list change not announced yet, and when
+    /// it was installed.
+    unannounced: Mutex<Option<(String, Instant)>>,
     /// Fires when the exposed tool list changes (for `list_changed`).
     tools_changed: broadcast::Sender<()>,
 }
@@ -95,7 +96,7 @@ impl Catalog {
             changes: watch::Sender::new(0),
             composite: ArcSwap::from_pointee(empty),
             history: Mutex::new(std::collections::VecDeque::new()),
-            unconfirmed: Mutex::new(None),
+            unannounced: Mutex::new(None),
             tools_changed: broadcast::Sender::new(16),
         }
     }
@@ -149,7 +150,7 @@ impl Catalog {
         clusters: Clusters,
     ) -> (Arc<Composite>, bool) {
         let next = self.compose_current(settings, specs, clusters);
-        let changed = self.install(next.clone());
+        let changed = self.install(next.clone(), true);
         (next, changed)
     }
 
@@ -170,11 +171,13 @@ impl Catalog {
 
     /// Puts `next` in force (the publisher calls it once the route table is
     /// where the proxy loads it from); returns whether the exposed tool
-    /// list changed, and if so announces it (`list_changed`). The
-    /// announcement is repeated once when a proxy first reports the new
-    /// table ([`Catalog::table_in_use`]): a client that re-listed before
-    /// its proxy had the table then lists again.
-    pub fn install(&self, next: Arc<Composite>) -> bool {
+    /// list changed. The change is announced (`list_changed`) when a proxy
+    /// reports it loaded the new table ([`Catalog::table_in_use`]), so a
+    /// client that re-lists at once lists what it can call; or, if no
+    /// proxy reports (none running, an old router), after
+    /// [`ANNOUNCE_FALLBACK`] ([`Catalog::announce_overdue`]); or at once
+    /// with `announce_now`.
+    pub fn install(&self, next: Arc<Composite>, announce_now: bool) -> bool {
         let previous = self.composite.swap(next.clone());
         let tools_changed = previous.tools != next.tools;
         {
@@ -190,11 +193,39 @@ impl Catalog {
             }
         }
         if tools_changed {
-            *self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(next.route_table.id.clone());
-            let _ = self.tools_changed.send(());
+            if announce_now {
+                let _ = self.tools_changed.send(());
+            } else {
+                *self.unannounced.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((next.route_table.id.clone(), Instant::now()));
+            }
         }
         tools_changed
+    }
+
+    /// A proxy reported that it routes with table `id`: announce the change
+    /// that table brought, if it is still unannounced.
+    pub fn table_in_use(&self, id: &str) {
+        let mut unannounced = self.unannounced.lock().unwrap_or_else(|e| e.into_inner());
+        if unannounced
+            .as_ref()
+            .is_some_and(|(pending, _)| pending == id)
+        {
+            *unannounced = None;
+            let _ = self.tools_changed.send(());
+        }
+    }
+
+    /// Announces a change no proxy reported within [`ANNOUNCE_FALLBACK`].
+    pub fn announce_overdue(&self) {
+        let mut unannounced = self.unannounced.lock().unwrap_or_else(|e| e.into_inner());
+        if unannounced
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() >= ANNOUNCE_FALLBACK)
+        {
+            *unannounced = None;
+            let _ = self.tools_changed.send(());
+        }
     }
 
     /// The composite of the route table `id` (what the asking proxy routes
@@ -213,21 +244,14 @@ impl Catalog {
             .cloned()
             .unwrap_or(current)
     }
-
-    /// A proxy reported that it routes with table `id`: if that is the
-    /// newest table and its change was not yet confirmed, announce the
-    /// change again.
-    pub fn table_in_use(&self, id: &str) {
-        let mut unconfirmed = self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner());
-        if unconfirmed.as_deref() == Some(id) {
-            *unconfirmed = None;
-            let _ = self.tools_changed.send(());
-        }
-    }
 }
 
 /// How many recent composites [`Catalog::for_table`] can answer from.
 const HISTORY: usize = 16;
+
+/// How long a catalogue change waits for a proxy to report its table before
+/// it is announced anyway.
+pub const ANNOUNCE_FALLBACK: Duration = Duration::from_secs(5);
 
 /// Builds the composite: a route table of the configured upstreams (ready
 /// ones with their tools), the exposed tool definitions, and statuses.

@@ -205,9 +205,13 @@ pub async fn publish(state: Arc<AppState>, shutdown: CancellationToken) {
         tokio::time::sleep(Duration::from_millis(50)).await;
         changes.borrow_and_update();
         publish_once(&state);
-        tokio::select! {
-            result = changes.changed() => if result.is_err() { return },
-            () = shutdown.cancelled() => return,
+        loop {
+            tokio::select! {
+                result = changes.changed() => if result.is_err() { return } else { break },
+                () = shutdown.cancelled() => return,
+                // A change no proxy reported is announced anyway, late.
+                () = tokio::time::sleep(Duration::from_secs(1)) => state.catalog.announce_overdue(),
+            }
         }
     }
 }
@@ -284,7 +288,7 @@ fn publish_once(state: &AppState) {
     }
     // In force (listed, announced) once the proxy can load it: lists must
     // not name what the router cannot route yet.
-    if state.catalog.install(composite.clone()) {
+    if state.catalog.install(composite.clone(), false) {
         tracing::info!(
             tools = composite.tools.len(),
             "aggregated tool list changed"

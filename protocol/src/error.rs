@@ -25,6 +25,9 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// -32001: the gateway session is unknown or has ended.
     SessionNotFound,
+    /// -32002: the resource does not exist (MCP 2025-11-25, "Resources ›
+    /// Error Handling").
+    ResourceNotFound,
     /// -32003: the gateway refuses this caller: a session opened by another
     /// identity, a browser origin or host it does not serve.
     Forbidden,
@@ -41,6 +44,7 @@ impl ErrorCode {
             ErrorCode::InternalError => -32603,
             ErrorCode::UpstreamUnavailable => -32000,
             ErrorCode::SessionNotFound => -32001,
+            ErrorCode::ResourceNotFound => -32002,
             ErrorCode::Forbidden => -32003,
         }
     }

@@ -11,7 +11,10 @@ pub mod identity;
 pub mod message;
 pub mod methods;
 pub mod names;
+pub mod refusal;
+pub mod relay_id;
 pub mod session_id;
+pub mod splice;
 pub mod versions;
 
 pub use error::{ErrorCode, RpcError};

@@ -1,9 +1,10 @@
 //! One JSON-RPC 2.0 message, parsed in a single pass over a POST body.
 //!
-//! Only what routing needs is kept, borrowed from the body: the raw `id`,
-//! the method, and for `tools/call`-shaped params the raw `params.name`
-//! string with its byte span (the router splices it). Everything else is
-//! validated as JSON and skipped without allocation.
+//! Only what routing needs is kept, borrowed from the body: the raw `id`
+//! (with its span: relayed answers get their original id spliced back), the
+//! method, and of `params` the raw `name`, `uri` and `ref` members with
+//! their byte spans (the router routes by them and splices names).
+//! Everything else is validated as JSON and skipped without allocation.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -21,6 +22,8 @@ pub struct Message<'a> {
     /// The request id exactly as written (string or number); `None` for
     /// notifications.
     pub id: Option<&'a RawValue>,
+    /// Byte range of the raw id within the body.
+    pub id_span: Option<Range<usize>>,
     pub kind: MessageKind<'a>,
 }
 
@@ -40,10 +43,34 @@ pub enum MessageKind<'a> {
 pub enum Params<'a> {
     #[default]
     Absent,
-    /// An object; `name` is its `name` member when that was present.
-    Object { name: Option<NameField<'a>> },
+    /// An object, with the members routing reads when they were present.
+    Object(ParamsObject<'a>),
     /// Present but not an object (JSON-RPC allows arrays).
     NotObject,
+}
+
+/// The members of a params object the router reads.
+#[derive(Debug, Default)]
+pub struct ParamsObject<'a> {
+    /// `name`: a tool's (`tools/call`) or a prompt's (`prompts/get`).
+    pub name: Option<NameField<'a>>,
+    /// `uri`: a resource's (`resources/read`, `resources/subscribe`).
+    pub uri: Option<NameField<'a>>,
+    /// `ref` of `completion/complete`: what is being completed.
+    pub reference: Option<Reference<'a>>,
+}
+
+/// `params.ref` of `completion/complete` (MCP 2025-11-25, "Completion").
+#[derive(Debug, Default)]
+pub struct Reference<'a> {
+    /// `type`: `ref/prompt` or `ref/resource`, as raw JSON.
+    pub kind: Option<&'a RawValue>,
+    /// `name` of a prompt reference.
+    pub name: Option<NameField<'a>>,
+    /// `uri` of a resource reference (a URI or a URI template).
+    pub uri: Option<NameField<'a>>,
+    /// `ref` was present but not an object.
+    pub malformed: bool,
 }
 
 /// The raw `params.name` member: the JSON text and where it sits in the body.
@@ -159,6 +186,7 @@ impl<'a> Envelope<'a> {
             Some(_) => return Err(invalid("\"id\" must be a string or a number", None)),
             None => None,
         };
+        let id_span = id.and_then(|raw| span_of(raw, body_start)).map(|f| f.span);
         match self.jsonrpc.map(decode_str) {
             Some(Some(version)) if version == "2.0" => {}
             _ => return Err(invalid("\"jsonrpc\" must be \"2.0\"", id)),
@@ -171,17 +199,25 @@ impl<'a> Envelope<'a> {
                 let params = match self.params {
                     None => Params::Absent,
                     Some(ParamsProbe::NotObject) => Params::NotObject,
-                    Some(ParamsProbe::Object { name }) => Params::Object {
+                    Some(ParamsProbe::Object {
+                        name,
+                        uri,
+                        reference,
+                    }) => Params::Object(ParamsObject {
                         name: name.and_then(|raw| span_of(raw, body_start)),
-                    },
+                        uri: uri.and_then(|raw| span_of(raw, body_start)),
+                        reference: reference.map(|raw| probe_reference(raw, body_start)),
+                    }),
                 };
                 Ok(Message {
                     id,
+                    id_span,
                     kind: MessageKind::Call { method, params },
                 })
             }
             (None, Some(_), None) | (None, None, Some(_)) if id.is_some() => Ok(Message {
                 id,
+                id_span,
                 kind: MessageKind::Response,
             }),
             (None, None, None) => Err(invalid("a request needs a \"method\"", id)),
@@ -218,10 +254,46 @@ fn span_of(raw: &RawValue, body_start: usize) -> Option<NameField<'_>> {
     })
 }
 
-/// `params`, probed in the same pass: an object's `name` member is kept raw,
-/// every other member and any non-object value is skipped.
+/// `params.ref`, probed: its `type`, `name` and `uri` members kept raw.
+fn probe_reference<'a>(raw: &'a RawValue, body_start: usize) -> Reference<'a> {
+    #[derive(Deserialize)]
+    struct RefProbe<'a> {
+        #[serde(borrow, default, rename = "type")]
+        kind: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        name: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        uri: Option<&'a RawValue>,
+    }
+    if !raw.get().starts_with('{') {
+        return Reference {
+            malformed: true,
+            ..Reference::default()
+        };
+    }
+    match serde_json::from_str::<RefProbe<'a>>(raw.get()) {
+        Ok(probe) => Reference {
+            kind: probe.kind,
+            name: probe.name.and_then(|r| span_of(r, body_start)),
+            uri: probe.uri.and_then(|r| span_of(r, body_start)),
+            malformed: false,
+        },
+        Err(_) => Reference {
+            malformed: true,
+            ..Reference::default()
+        },
+    }
+}
+
+/// `params`, probed in the same pass: an object's `name`, `uri` and `ref`
+/// members are kept raw, every other member and any non-object value is
+/// skipped.
 enum ParamsProbe<'a> {
-    Object { name: Option<&'a RawValue> },
+    Object {
+        name: Option<&'a RawValue>,
+        uri: Option<&'a RawValue>,
+        reference: Option<&'a RawValue>,
+    },
     NotObject,
 }
 
@@ -242,17 +314,30 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut name: Option<&'a RawValue> = None;
+        let mut uri: Option<&'a RawValue> = None;
+        let mut reference: Option<&'a RawValue> = None;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "name" {
-                if name.is_some() {
-                    return Err(de::Error::duplicate_field("name"));
+            // Duplicates are refused, so a policy and the upstream can never
+            // read different names.
+            let (slot, field) = match key.as_ref() {
+                "name" => (&mut name, "name"),
+                "uri" => (&mut uri, "uri"),
+                "ref" => (&mut reference, "ref"),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
                 }
-                name = Some(map.next_value::<&'a RawValue>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            };
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(field));
             }
+            *slot = Some(map.next_value::<&'a RawValue>()?);
         }
-        Ok(ParamsProbe::Object { name })
+        Ok(ParamsProbe::Object {
+            name,
+            uri,
+            reference,
+        })
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
@@ -300,7 +385,10 @@ mod tests {
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"a":[{"name":"x"}],"name":"t\u0041"}}"#;
         let message = parse(body).expect("parses");
         let MessageKind::Call {
-            params: Params::Object { name: Some(field) },
+            params:
+                Params::Object(ParamsObject {
+                    name: Some(field), ..
+                }),
             ..
         } = message.kind
         else {
@@ -308,6 +396,41 @@ mod tests {
         };
         assert_eq!(&body[field.span.clone()], br#""t\u0041""#);
         assert_eq!(decode_str(field.raw).as_deref(), Some("tA"));
+    }
+
+    #[test]
+    fn uri_ref_and_id_spans_point_at_their_raw_values() {
+        let body = br#"{"jsonrpc":"2.0","id":"r-1","method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p_greet"},"uri":"file:///a","argument":{"name":"x"}}}"#;
+        let message = parse(body).expect("parses");
+        assert_eq!(&body[message.id_span.clone().expect("id")], br#""r-1""#);
+        let MessageKind::Call {
+            params: Params::Object(params),
+            ..
+        } = message.kind
+        else {
+            panic!("expected params");
+        };
+        assert_eq!(&body[params.uri.expect("uri").span], br#""file:///a""#);
+        let reference = params.reference.expect("ref");
+        assert_eq!(reference.kind.map(RawValue::get), Some(r#""ref/prompt""#));
+        assert_eq!(&body[reference.name.expect("name").span], br#""p_greet""#);
+        assert!(!reference.malformed);
+        assert!(params.name.is_none(), "argument.name is not params.name");
+
+        let bad =
+            parse(br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"ref":7}}"#).expect("parses");
+        let MessageKind::Call {
+            params: Params::Object(params),
+            ..
+        } = bad.kind
+        else {
+            panic!("expected params");
+        };
+        assert!(params.reference.expect("ref").malformed);
+        assert!(
+            parse(br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"uri":"a","uri":"b"}}"#)
+                .is_err()
+        );
     }
 
     #[test]

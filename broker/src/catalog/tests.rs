@@ -378,3 +378,47 @@ fn retain_forgets_servers_that_are_no_longer_configured() {
     assert_eq!(exposed_names(&composite), ["read"]);
     assert_eq!(composite.servers[0].health, Health::Connecting);
 }
+
+#[test]
+fn a_change_is_announced_once_a_proxy_routes_with_its_table() {
+    let catalog = Catalog::new(settings());
+    let mut announcements = catalog.subscribe_tools_changed();
+    let specs = [spec("weather", "http://127.0.0.1:3001/mcp", "weather_")];
+    catalog.publish("weather", ready(vec![tool("forecast")]));
+    let next = catalog.compose_current(&settings(), &specs, Clusters::Unnamed);
+    let id = next.route_table.id.clone();
+    assert!(catalog.install(next, false));
+    assert_eq!(
+        announcements.try_recv(),
+        Err(TryRecvError::Empty),
+        "not yet: no proxy has the table"
+    );
+    catalog.table_in_use("some older table");
+    assert_eq!(announcements.try_recv(), Err(TryRecvError::Empty));
+    catalog.table_in_use(&id);
+    assert_eq!(announcements.try_recv(), Ok(()));
+    catalog.table_in_use(&id);
+    assert_eq!(announcements.try_recv(), Err(TryRecvError::Empty), "once");
+}
+
+#[test]
+fn lists_answer_from_the_table_the_asking_proxy_routes_with() {
+    let catalog = Catalog::new(settings());
+    let specs = [spec("weather", "http://127.0.0.1:3001/mcp", "weather_")];
+    catalog.publish("weather", ready(vec![tool("forecast")]));
+    let (old, _) = catalog.recompose(&settings(), &specs, Clusters::Unnamed);
+    catalog.publish("weather", ready(vec![tool("forecast"), tool("alerts")]));
+    let (new, _) = catalog.recompose(&settings(), &specs, Clusters::Unnamed);
+    assert_ne!(old.route_table.id, new.route_table.id);
+    assert_eq!(
+        exposed_names(&catalog.for_table(Some(&old.route_table.id))),
+        ["weather_forecast"]
+    );
+    assert_eq!(
+        exposed_names(&catalog.for_table(Some(&new.route_table.id))),
+        ["weather_forecast", "weather_alerts"]
+    );
+    // No id, or one too old to know: the current catalogue.
+    assert_eq!(exposed_names(&catalog.for_table(None)).len(), 2);
+    assert_eq!(exposed_names(&catalog.for_table(Some("unknown"))).len(), 2);
+}

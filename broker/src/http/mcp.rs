@@ -94,9 +94,6 @@ pub async fn post(
         methods::TOOLS_LIST => {
             // The list of the table the asking proxy routes with.
             let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
-            if let Some(table) = table {
-                state.catalog.table_in_use(table);
-            }
             let composite = state.catalog.for_table(table);
             rpc::result(id, &*composite.tools_list_result)
         }

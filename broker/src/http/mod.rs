@@ -44,6 +44,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     let gateway = Router::new()
         .route(&mcp_path, post(mcp::post).get(mcp::get).delete(mcp::delete))
         .route(SESSION_API_PATH, post(session_api::post))
+        .route(
+            router_config::session_api::TABLE_LOADED_PATH,
+            post(session_api::table_loaded),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gateway_only::require,

@@ -171,3 +171,20 @@ pub async fn post(
 fn session_not_found(message: &str) -> Response {
     RpcFailure::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, message).into_response()
 }
+
+/// `POST /v1/route-tables/loaded`: a router reports the table it routes
+/// with; the catalogue change that table brought is announced now.
+pub async fn table_loaded(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<router_config::session_api::TableLoaded>(&body) {
+        Ok(loaded) => {
+            state.catalog.table_in_use(&loaded.id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => RpcFailure::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            format!("route table report: {error}"),
+        )
+        .into_response(),
+    }
+}

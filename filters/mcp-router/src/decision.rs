@@ -8,13 +8,13 @@
 use std::borrow::Cow;
 
 use mcp_protocol::identity::Identity;
-use mcp_protocol::message::{self, MessageKind, Params};
+use mcp_protocol::message::{self, MessageKind, Params, ParamsObject};
 use mcp_protocol::{access, headers, methods, names, session_id, versions};
 use serde_json::value::RawValue;
 
-use crate::rejection::Rejection;
-use crate::splice::Splice;
 use crate::table::RouteTable;
+use mcp_protocol::refusal::Refusal;
+use mcp_protocol::splice::Splice;
 
 /// The request headers the router reads.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +81,7 @@ pub enum HeadDecision {
     /// A POST to the MCP endpoint: buffer the body and decide on it.
     ReadBody,
     /// Refuse now.
-    Reject(Rejection),
+    Reject(Refusal),
 }
 
 /// Decision taken on a complete POST body.
@@ -93,7 +93,7 @@ pub enum BodyDecision<'b> {
     Route(RoutedCall),
     /// Answer with an error, echoing `id` when the request had one.
     Reject {
-        rejection: Rejection,
+        refusal: Refusal,
         id: Option<Box<RawValue>>,
     },
 }
@@ -124,19 +124,19 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
     }
     let rules = &table.config().access;
     if !access::origin_allowed(head.origin, &rules.allowed_origins) {
-        return HeadDecision::Reject(Rejection::OriginNotAllowed {
+        return HeadDecision::Reject(Refusal::OriginNotAllowed {
             origin: shortened(head.origin.unwrap_or_default()),
         });
     }
     if !access::host_allowed(head.authority, &rules.allowed_hosts) {
-        return HeadDecision::Reject(Rejection::HostNotAllowed {
+        return HeadDecision::Reject(Refusal::HostNotAllowed {
             host: shortened(head.authority),
         });
     }
     if let Some(id) = head.session_id
         && !session_id::is_valid(id.as_bytes())
     {
-        return HeadDecision::Reject(Rejection::MalformedSession);
+        return HeadDecision::Reject(Refusal::MalformedSession);
     }
     if !head.method.eq_ignore_ascii_case("POST") {
         return HeadDecision::Broker;
@@ -146,7 +146,7 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
         .and_then(|v| v.trim().parse::<u64>().ok())
         && length > table.max_body_bytes() as u64
     {
-        return HeadDecision::Reject(Rejection::BodyTooLarge {
+        return HeadDecision::Reject(Refusal::BodyTooLarge {
             limit: table.max_body_bytes(),
         });
     }
@@ -159,19 +159,19 @@ pub fn on_request_body<'b>(
     head: &RequestHead<'_>,
     body: &'b [u8],
 ) -> BodyDecision<'b> {
-    let reject = |rejection, id: Option<&RawValue>| BodyDecision::Reject {
-        rejection,
+    let reject = |refusal, id: Option<&RawValue>| BodyDecision::Reject {
+        refusal,
         id: id.map(RawValue::to_owned),
     };
     if body.iter().all(u8::is_ascii_whitespace) {
-        return reject(Rejection::EmptyBody, None);
+        return reject(Refusal::EmptyBody, None);
     }
     let message = match message::parse(body) {
         Ok(message) => message,
         Err(failure) => {
             return BodyDecision::Reject {
                 id: failure.id(),
-                rejection: Rejection::Malformed(failure),
+                refusal: Refusal::Malformed(failure),
             };
         }
     };
@@ -184,7 +184,7 @@ pub fn on_request_body<'b>(
         MessageKind::Call { method, params } => (method, params),
     };
     if !is_header_safe_method(&method) {
-        return reject(Rejection::InvalidMethodName, message.id);
+        return reject(Refusal::InvalidMethodName, message.id);
     }
     if method != methods::TOOLS_CALL {
         return BodyDecision::Broker {
@@ -195,32 +195,33 @@ pub fn on_request_body<'b>(
     // tools/call
     let Some(id) = message.id else {
         return reject(
-            Rejection::InvalidMessage {
+            Refusal::InvalidMessage {
                 detail: "tools/call is a request and needs an \"id\"".to_owned(),
             },
             None,
         );
     };
     let Some(gateway_session) = head.session_id else {
-        return reject(Rejection::MissingSession, Some(id));
+        return reject(Refusal::MissingSession, Some(id));
     };
     if let Some(version) = head.protocol_version
         && !versions::is_supported(version)
     {
         return reject(
-            Rejection::UnsupportedProtocolVersion {
+            Refusal::UnsupportedProtocolVersion {
                 version: version.to_owned(),
             },
             Some(id),
         );
     }
     let name_field = match params {
-        Params::Object {
+        Params::Object(ParamsObject {
             name: Some(name_field),
-        } => name_field,
+            ..
+        }) => name_field,
         _ => {
             return reject(
-                Rejection::InvalidToolName {
+                Refusal::InvalidParams {
                     detail: "tools/call needs params.name".to_owned(),
                 },
                 Some(id),
@@ -229,7 +230,7 @@ pub fn on_request_body<'b>(
     };
     let Some(exposed) = message::decode_str(name_field.raw) else {
         return reject(
-            Rejection::InvalidToolName {
+            Refusal::InvalidParams {
                 detail: "params.name must be a string".to_owned(),
             },
             Some(id),
@@ -237,7 +238,7 @@ pub fn on_request_body<'b>(
     };
     if !names::is_routable_tool_name(&exposed) {
         return reject(
-            Rejection::InvalidToolName {
+            Refusal::InvalidParams {
                 detail: format!(
                     "a tool name is 1 to {} bytes without control characters",
                     names::MAX_TOOL_NAME_LEN
@@ -248,7 +249,7 @@ pub fn on_request_body<'b>(
     }
     let Some(route) = table.lookup(&exposed) else {
         return reject(
-            Rejection::UnknownTool {
+            Refusal::UnknownTool {
                 name: exposed.into_owned(),
             },
             Some(id),

@@ -8,8 +8,10 @@
 //!   keeping the byte span of `params.name`) and turns the request into
 //!   what to do with it:
 //!   pass to the broker, route to an upstream, or reject;
-//! - [`rejection`] maps every refusal to an HTTP status and a JSON-RPC error;
-//! - [`splice`] rewrites the tool name in the body without re-serialising it;
+//! - refusals and their statuses are `mcp_protocol::refusal`, shared with the
+//!   broker;
+//! - `mcp_protocol::splice` rewrites the name in the body without
+//!   re-serialising it;
 //! - [`plan`] turns a routed call into the header and body changes to make;
 //! - [`session_cache`] keeps upstream sessions in a bounded table of
 //!   proxy-wasm shared-data slots, and decides a call from its record;
@@ -23,10 +25,8 @@ pub mod decision;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
 pub mod plan;
-pub mod rejection;
 pub mod response;
 pub mod session_cache;
-pub mod splice;
 pub mod table;
 pub mod upstream;
 

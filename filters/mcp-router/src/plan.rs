@@ -9,7 +9,7 @@ use router_config::ServerRoute;
 use router_config::session_api::UpstreamSessionResponse;
 
 use crate::decision::{RequestHead, RoutedCall};
-use crate::rejection::Rejection;
+use mcp_protocol::refusal::Refusal;
 
 /// One change to the request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,18 +36,18 @@ pub struct RoutePlan {
 /// every client credential header the server did not opt into.
 ///
 /// # Errors
-/// [`Rejection::Internal`] when the splice does not fit the body (a bug:
+/// [`Refusal::Internal`] when the splice does not fit the body (a bug:
 /// the span came from parsing this very body).
 pub fn route_plan(
     server: &ServerRoute,
     call: &RoutedCall,
     head: &RequestHead<'_>,
     body: &[u8],
-) -> Result<RoutePlan, Rejection> {
+) -> Result<RoutePlan, Refusal> {
     let mut ops = Vec::with_capacity(8);
     let new_body = match &call.splice {
         Some(splice) => {
-            let spliced = splice.apply(body).ok_or_else(|| Rejection::Internal {
+            let spliced = splice.apply(body).ok_or_else(|| Refusal::Internal {
                 detail: "tool name span outside the body".to_owned(),
             })?;
             if head.content_length.is_some() {
@@ -132,7 +132,7 @@ pub fn session_headers(session: &UpstreamSessionResponse) -> Vec<HeaderOp> {
 mod tests {
     use super::*;
     use crate::decision::CredentialHeaders;
-    use crate::splice::Splice;
+    use mcp_protocol::splice::Splice;
     use serde_json::value::RawValue;
 
     fn server(forward_authorization: bool, forward_headers: &[&str]) -> ServerRoute {
@@ -253,7 +253,7 @@ mod tests {
             &head_with(&[]),
             b"short",
         );
-        assert!(matches!(plan, Err(Rejection::Internal { .. })));
+        assert!(matches!(plan, Err(Refusal::Internal { .. })));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use mcp_protocol::identity::Identity;
 use router_config::session_api::UpstreamSessionResponse;
 
-use crate::rejection::Rejection;
+use mcp_protocol::refusal::Refusal;
 
 /// Prefix of the slot keys in shared data.
 pub const KEY_PREFIX: &str = "mcp-router/slot/";
@@ -196,7 +196,7 @@ pub enum Lookup {
     /// Route with this upstream session.
     Hit(UpstreamSessionResponse),
     /// Refuse the call: the session ended, or belongs to someone else.
-    Refuse(Rejection),
+    Refuse(Refusal),
     /// Ask the broker, naming the upstream session it should replace.
     AskBroker { stale: Option<String> },
 }
@@ -222,7 +222,7 @@ pub fn decide(record: Option<&Record>, now: u64, key_id: &str, binding: u64) -> 
             if verified_under != key_id {
                 Lookup::AskBroker { stale: None }
             } else if *bound != binding {
-                Lookup::Refuse(Rejection::SessionOfAnotherIdentity)
+                Lookup::Refuse(Refusal::SessionOfAnotherIdentity)
             } else if now >= *valid_until {
                 Lookup::AskBroker { stale: None }
             } else {
@@ -232,7 +232,7 @@ pub fn decide(record: Option<&Record>, now: u64, key_id: &str, binding: u64) -> 
         RecordState::Stale { session_id } => Lookup::AskBroker {
             stale: Some(session_id.clone()),
         },
-        RecordState::Ended { until } if now < *until => Lookup::Refuse(Rejection::SessionNotFound),
+        RecordState::Ended { until } if now < *until => Lookup::Refuse(Refusal::SessionNotFound),
         RecordState::Ended { .. } => Lookup::AskBroker { stale: None },
     }
 }

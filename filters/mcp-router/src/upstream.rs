@@ -3,8 +3,8 @@
 
 use router_config::session_api::{UpstreamSessionRequest, UpstreamSessionResponse};
 
-use crate::rejection::Rejection;
 use crate::session_cache;
+use mcp_protocol::refusal::Refusal;
 
 /// The body of a session API call for `server`.
 pub fn session_request_body(server: &str, stale_session_id: Option<&str>) -> Vec<u8> {
@@ -19,16 +19,16 @@ pub fn session_request_body(server: &str, stale_session_id: Option<&str>) -> Vec
 /// the call failed without a response (timeout, broker unreachable).
 ///
 /// # Errors
-/// The [`Rejection`] to answer the client with: the broker's 404 means the
-/// gateway session is unknown ([`Rejection::SessionNotFound`]); anything else
+/// The [`Refusal`] to answer the client with: the broker's 404 means the
+/// gateway session is unknown ([`Refusal::SessionNotFound`]); anything else
 /// that is not a well-formed 200 makes the upstream unavailable, with the
 /// broker's JSON-RPC error message as detail when it gave one.
 pub fn read_session_response(
     server: &str,
     status: Option<u32>,
     body: &[u8],
-) -> Result<UpstreamSessionResponse, Rejection> {
-    let unavailable = |detail: String| Rejection::UpstreamUnavailable {
+) -> Result<UpstreamSessionResponse, Refusal> {
+    let unavailable = |detail: String| Refusal::UpstreamUnavailable {
         server: server.to_owned(),
         detail,
     };
@@ -42,8 +42,8 @@ pub fn read_session_response(
                 "the gateway broker sent an unreadable session".to_owned(),
             )),
         },
-        Some(404) => Err(Rejection::SessionNotFound),
-        Some(403) => Err(Rejection::SessionOfAnotherIdentity),
+        Some(404) => Err(Refusal::SessionNotFound),
+        Some(403) => Err(Refusal::SessionOfAnotherIdentity),
         Some(401) => Err(unavailable(
             "the gateway broker refused the proxy's gateway token (Envoy and broker disagree on it)"
                 .to_owned(),
@@ -93,7 +93,7 @@ mod tests {
     fn broker_failures_become_client_errors() {
         assert_eq!(
             read_session_response("w", Some(404), b"{}"),
-            Err(Rejection::SessionNotFound)
+            Err(Refusal::SessionNotFound)
         );
         assert_eq!(
             read_session_response(
@@ -101,30 +101,30 @@ mod tests {
                 Some(502),
                 br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"connection refused"}}"#
             ),
-            Err(Rejection::UpstreamUnavailable {
+            Err(Refusal::UpstreamUnavailable {
                 server: "w".into(),
                 detail: "connection refused".into()
             })
         );
         assert!(matches!(
             read_session_response("w", Some(503), b"<html>"),
-            Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("HTTP 503")
+            Err(Refusal::UpstreamUnavailable { detail, .. }) if detail.contains("HTTP 503")
         ));
         assert_eq!(
             read_session_response("w", Some(403), b"{}"),
-            Err(Rejection::SessionOfAnotherIdentity)
+            Err(Refusal::SessionOfAnotherIdentity)
         );
         assert!(matches!(
             read_session_response("w", Some(401), b"{}"),
-            Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("gateway token")
+            Err(Refusal::UpstreamUnavailable { detail, .. }) if detail.contains("gateway token")
         ));
         assert!(matches!(
             read_session_response("w", None, b""),
-            Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("did not answer")
+            Err(Refusal::UpstreamUnavailable { detail, .. }) if detail.contains("did not answer")
         ));
         assert!(matches!(
             read_session_response("w", Some(200), br#"{"sessionId":"a\nb","protocolVersion":"x"}"#),
-            Err(Rejection::UpstreamUnavailable { detail, .. }) if detail.contains("unreadable")
+            Err(Refusal::UpstreamUnavailable { detail, .. }) if detail.contains("unreadable")
         ));
     }
 

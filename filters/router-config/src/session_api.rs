@@ -27,6 +27,18 @@ use serde::{Deserialize, Serialize};
 /// [`crate::BrokerRoute::session_path`]).
 pub const PATH: &str = "/v1/upstream-sessions";
 
+/// Where the router reports the route table it loaded (`POST`, body
+/// [`TableLoaded`]): the broker announces a changed catalogue
+/// (`list_changed`) once a proxy can route it.
+pub const TABLE_LOADED_PATH: &str = "/v1/route-tables/loaded";
+
+/// Body of a [`TABLE_LOADED_PATH`] call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableLoaded {
+    /// `RouterConfig::id` of the table now in force.
+    pub id: String,
+}
+
 /// How long the router waits for one session API call, milliseconds (the
 /// default of [`crate::BrokerRoute::timeout_ms`]); it covers an upstream
 /// handshake.

@@ -78,7 +78,12 @@ fn planned(snapshot: &Snapshot, tools: &[(&str, &[&str])]) -> ExtensionPlan {
         .collect();
     let status = mcp_broker::simulate::status(&config, &found).expect("the broker resolves it");
     let status: BrokerStatus = serde_json::from_value(status).expect("a broker status");
-    plan_extension(extension, snapshot, &Discovery::Reported(Box::new(status)), &settings)
+    plan_extension(
+        extension,
+        snapshot,
+        &Discovery::Reported(Box::new(status)),
+        &settings,
+    )
 }
 
 fn outcome<'p>(plan: &'p ExtensionPlan, name: &str) -> &'p RegistrationOutcome {

@@ -33,7 +33,12 @@ pub fn plan_with_broker(
     let status = mcp_broker::simulate::status(&deployment.broker_config, discovered)
         .expect("the broker resolves the configuration the operator writes");
     let status = serde_json::from_value(status).expect("a broker status");
-    mcp_operator::plan::plan_extension(extension, snapshot, &Discovery::Reported(Box::new(status)), settings)
+    mcp_operator::plan::plan_extension(
+        extension,
+        snapshot,
+        &Discovery::Reported(Box::new(status)),
+        settings,
+    )
 }
 
 /// Compares `actual` with the golden file, or rewrites it when

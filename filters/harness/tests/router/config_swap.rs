@@ -192,3 +192,33 @@ fn a_gateway_whose_first_table_is_bad_does_not_start() {
         }
     }
 }
+
+#[test]
+fn a_loaded_table_is_reported_to_the_broker_until_it_answers() {
+    let mut table = route_table_json();
+    table["id"] = serde_json::json!("table-7");
+    let gateway = gateway_with(table.to_string().as_bytes(), 1);
+    let vm = gateway.vm(0);
+    assert!(
+        vm.pending_calls().is_empty(),
+        "nothing is sent while configuring"
+    );
+    vm.tick().expect("tick");
+    let [report] = vm.pending_calls().try_into().expect("one report");
+    assert_eq!(report.cluster, BROKER_CLUSTER);
+    assert_eq!(report.header(":path"), Some("/v1/route-tables/loaded"));
+    assert_eq!(report.json(), serde_json::json!({ "id": "table-7" }));
+    // A failed report is sent again on the next tick; an answered one is not.
+    vm.fail_call(report.token).expect("no trap");
+    vm.tick().expect("tick");
+    let [again] = vm.pending_calls().try_into().expect("reported again");
+    vm.answer(again.token, &proxy_wasm_harness::Response::status(204))
+        .expect("no trap");
+    vm.tick().expect("tick");
+    assert!(vm.pending_calls().is_empty(), "reported once it was heard");
+    // The VM serves requests all along.
+    gateway
+        .send(&mcp_post(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#))
+        .expect("runs")
+        .expect_to_broker(Some("ping"));
+}

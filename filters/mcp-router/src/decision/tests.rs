@@ -44,8 +44,8 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             present
         },
     };
-    let reply = |rejection: Rejection, id: Option<&RawValue>| {
-        let reply = rejection.reply(id);
+    let reply = |refusal: Refusal, id: Option<&RawValue>| {
+        let reply = refusal.reply(id);
         Outcome::Reject(
             reply.status,
             serde_json::from_slice(&reply.body).expect("error body is JSON"),
@@ -54,14 +54,14 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
     match on_request_head(table, &head) {
         HeadDecision::NotMcp => return Outcome::NotMcp,
         HeadDecision::Broker => return Outcome::Broker(None),
-        HeadDecision::Reject(rejection) => return reply(rejection, None),
+        HeadDecision::Reject(refusal) => return reply(refusal, None),
         HeadDecision::ReadBody => {}
     }
     let body = request.body().expect("fixture body");
     // The filter enforces the limit while buffering, before deciding.
     if body.len() > table.max_body_bytes() {
         return reply(
-            Rejection::BodyTooLarge {
+            Refusal::BodyTooLarge {
                 limit: table.max_body_bytes(),
             },
             None,
@@ -69,7 +69,7 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
     }
     match on_request_body(table, &head, &body) {
         BodyDecision::Broker { method_label } => Outcome::Broker(Some(method_label.into_owned())),
-        BodyDecision::Reject { rejection, id } => reply(rejection, id.as_deref()),
+        BodyDecision::Reject { refusal, id } => reply(refusal, id.as_deref()),
         BodyDecision::Route(call) => {
             let server = table.servers()[call.server_index].name.clone();
             let upstream_body = match &call.splice {

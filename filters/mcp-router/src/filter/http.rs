@@ -28,11 +28,11 @@ use crate::decision::{
     self, BodyDecision, CredentialHeaders, HeadDecision, RequestHead, RoutedCall,
 };
 use crate::plan::{self, HeaderOp};
-use crate::rejection::Rejection;
 use crate::response::{self, RoutedVerdict};
 use crate::session_cache::{self, Lookup, RecordState};
 use crate::table::RouteTable;
 use crate::upstream;
+use mcp_protocol::refusal::Refusal;
 
 pub struct McpHttp {
     table: Option<Rc<RouteTable>>,
@@ -151,12 +151,12 @@ impl McpHttp {
     }
 
     /// Answers the request locally and stops handling it.
-    fn reply(&mut self, rejection: &Rejection, id: Option<&RawValue>) -> Action {
-        let reply = rejection.reply(id);
+    fn reply(&mut self, refusal: &Refusal, id: Option<&RawValue>) -> Action {
+        let reply = refusal.reply(id);
         log::debug!(
             "mcp-router: answering {} ({})",
             reply.status,
-            rejection.label()
+            refusal.label()
         );
         Metrics::inc(self.metrics.rejected);
         log_failure(
@@ -182,7 +182,7 @@ impl McpHttp {
         };
         let plan = match plan::route_plan(server, &call, &self.head.view(), body) {
             Ok(plan) => plan,
-            Err(rejection) => return self.reply(&rejection, Some(&call.id)),
+            Err(refusal) => return self.reply(&refusal, Some(&call.id)),
         };
         if let Some(new_body) = &plan.body {
             log_failure(
@@ -207,9 +207,9 @@ impl McpHttp {
                 self.apply_session(call, &session);
                 return Action::Continue;
             }
-            Lookup::Refuse(rejection) => {
+            Lookup::Refuse(refusal) => {
                 Metrics::inc(self.metrics.session_cache_hit);
-                return self.reply(&rejection, Some(&call.id));
+                return self.reply(&refusal, Some(&call.id));
             }
             Lookup::AskBroker { stale } => stale,
         };
@@ -261,11 +261,11 @@ impl McpHttp {
                     broker.cluster
                 );
                 Metrics::inc(self.metrics.session_api_error);
-                let rejection = Rejection::UpstreamUnavailable {
+                let refusal = Refusal::UpstreamUnavailable {
                     server,
                     detail: "the gateway broker cannot be reached".to_owned(),
                 };
-                self.reply(&rejection, Some(&call.id))
+                self.reply(&refusal, Some(&call.id))
             }
         }
     }
@@ -292,7 +292,7 @@ impl McpHttp {
                 };
                 Action::Continue
             }
-            BodyDecision::Reject { rejection, id } => self.reply(&rejection, id.as_deref()),
+            BodyDecision::Reject { refusal, id } => self.reply(&refusal, id.as_deref()),
             BodyDecision::Route(call) => self.route(table, call, body),
         }
     }
@@ -332,7 +332,7 @@ impl McpHttp {
         }
         log::info!("mcp-router: upstream {server:?} answered {status} for its session; reset");
         Metrics::inc(self.metrics.upstream_session_lost);
-        self.reply(&Rejection::UpstreamSessionLost { server }, Some(&call.id))
+        self.reply(&Refusal::UpstreamSessionLost { server }, Some(&call.id))
     }
 }
 
@@ -344,11 +344,11 @@ impl McpHttp {
         };
         let server = self.server_name(call.server_index);
         log::warn!("mcp-router: upstream {server:?} unreachable (HTTP {status})");
-        let rejection = Rejection::UpstreamUnavailable {
+        let refusal = Refusal::UpstreamUnavailable {
             server,
             detail: format!("HTTP {status} (connection failed, reset or timed out)"),
         };
-        self.reply(&rejection, Some(&call.id))
+        self.reply(&refusal, Some(&call.id))
     }
 
     /// The broker confirmed the end of `gateway_session`: its records in
@@ -372,9 +372,9 @@ impl McpHttp {
     }
 }
 
-fn internal(detail: &str) -> Rejection {
+fn internal(detail: &str) -> Refusal {
     log::error!("mcp-router: internal error: {detail}");
-    Rejection::Internal {
+    Refusal::Internal {
         detail: detail.to_owned(),
     }
 }
@@ -432,18 +432,18 @@ impl Context for McpHttp {
                 self.apply_session(call, &session);
                 log_failure("resume request", hostcalls::resume_http_request());
             }
-            Err(rejection) => {
-                if rejection == Rejection::SessionNotFound {
+            Err(refusal) => {
+                if refusal == Refusal::SessionNotFound {
                     // Refuse further calls of this session without asking,
                     // for one revalidation period.
                     let until = now.saturating_add(u64::from(sessions.revalidate_seconds));
                     let state = RecordState::Ended { until };
                     cache::store(&table, &server, &call.gateway_session, state, now);
-                } else if rejection != Rejection::SessionOfAnotherIdentity {
-                    log::warn!("mcp-router: no upstream session for {server:?}: {rejection:?}");
+                } else if refusal != Refusal::SessionOfAnotherIdentity {
+                    log::warn!("mcp-router: no upstream session for {server:?}: {refusal:?}");
                     Metrics::inc(self.metrics.session_api_error);
                 }
-                self.reply(&rejection, Some(&call.id));
+                self.reply(&refusal, Some(&call.id));
             }
         }
     }
@@ -472,8 +472,8 @@ impl HttpContext for McpHttp {
                 };
                 Action::Continue
             }
-            HeadDecision::Reject(rejection) => self.reply(&rejection, None),
-            HeadDecision::ReadBody if end_of_stream => self.reply(&Rejection::EmptyBody, None),
+            HeadDecision::Reject(refusal) => self.reply(&refusal, None),
+            HeadDecision::ReadBody if end_of_stream => self.reply(&Refusal::EmptyBody, None),
             HeadDecision::ReadBody => {
                 self.state = State::Buffering;
                 // Hold the headers: routing rewrites them once the body is read.
@@ -491,7 +491,7 @@ impl HttpContext for McpHttp {
         };
         if body_size > table.max_body_bytes() {
             let limit = table.max_body_bytes();
-            return self.reply(&Rejection::BodyTooLarge { limit }, None);
+            return self.reply(&Refusal::BodyTooLarge { limit }, None);
         }
         if !end_of_stream {
             return Action::Pause;
@@ -521,7 +521,7 @@ impl HttpContext for McpHttp {
                 _ => Vec::new(),
             };
         if body.len() > limit {
-            return self.reply(&Rejection::BodyTooLarge { limit }, None);
+            return self.reply(&Refusal::BodyTooLarge { limit }, None);
         }
         self.decide_on_body(&table, &body)
     }

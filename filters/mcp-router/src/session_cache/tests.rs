@@ -110,7 +110,7 @@ fn a_live_record_routes_only_in_time_under_its_key_and_for_its_identity() {
     let other = binding_hash("k1", Identity::Credential(b"Bearer mallory"));
     assert_eq!(
         decide(Some(&record), 1, "k1", other),
-        Lookup::Refuse(Rejection::SessionOfAnotherIdentity)
+        Lookup::Refuse(Refusal::SessionOfAnotherIdentity)
     );
     assert_eq!(
         decide(None, 1, "k1", binding),
@@ -126,7 +126,7 @@ fn ended_and_stale_records_refuse_or_name_the_session_to_replace() {
     };
     assert_eq!(
         decide(Some(&ended), 49, "k", 0),
-        Lookup::Refuse(Rejection::SessionNotFound)
+        Lookup::Refuse(Refusal::SessionNotFound)
     );
     assert_eq!(
         decide(Some(&ended), 50, "k", 0),

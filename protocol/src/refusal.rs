@@ -1,5 +1,6 @@
-//! Every way the router refuses a request, and the one mapping from a
-//! refusal to an HTTP status and a JSON-RPC error body.
+//! Every way the gateway refuses a request, router and broker alike, and
+//! the one mapping from a refusal to an HTTP status, a JSON-RPC error code
+//! and its message: the same refusal reads the same wherever it is made.
 //!
 //! Status rule: a body that is not an acceptable JSON-RPC message, or a
 //! request the transport forbids, gets a 4xx (MCP 2025-11-25 "Transports ›
@@ -8,13 +9,14 @@
 //! exactly as an MCP server answers it, so every client SDK surfaces the
 //! message to its caller.
 
-use mcp_protocol::message::ParseFailure;
-use mcp_protocol::{ErrorCode, RpcError, versions};
 use serde_json::value::RawValue;
 
-/// Why the router answered a request itself.
+use crate::message::ParseFailure;
+use crate::{ErrorCode, RpcError, versions};
+
+/// Why the gateway answered a request itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
+pub enum Refusal {
     /// Not UTF-8 JSON, a batch, or not a valid JSON-RPC message.
     Malformed(ParseFailure),
     /// A POST without a body.
@@ -26,10 +28,22 @@ pub enum Rejection {
     BodyTooLarge { limit: usize },
     /// A method name the router will not copy into a header.
     InvalidMethodName,
-    /// `tools/call` without a usable `params.name`.
-    InvalidToolName { detail: String },
+    /// Parameters the method cannot use (a `tools/call` without a usable
+    /// `params.name`, a `resources/read` without `params.uri`, ...).
+    InvalidParams { detail: String },
     /// No server owns this tool name.
     UnknownTool { name: String },
+    /// No server owns this prompt name.
+    UnknownPrompt { name: String },
+    /// No server owns this resource URI (MCP "Resources › Error Handling":
+    /// -32002).
+    UnknownResource { uri: String },
+    /// The gateway does not offer this method.
+    MethodNotFound { method: String },
+    /// A request the broker serves only to the gateway's Envoy.
+    NotFromGateway,
+    /// A `GET` that does not accept an event stream.
+    NotAcceptable,
     /// A request that needs a session came without `Mcp-Session-Id`.
     MissingSession,
     /// `Mcp-Session-Id` is not 1 to 256 visible ASCII characters.
@@ -62,10 +76,20 @@ pub struct LocalReply {
     pub body: Vec<u8>,
 }
 
-impl Rejection {
+impl Refusal {
+    /// The HTTP status this refusal travels with.
+    pub fn status(&self) -> u32 {
+        self.status_and_error().0
+    }
+
+    /// The JSON-RPC error of this refusal.
+    pub fn error(&self) -> RpcError {
+        self.status_and_error().1
+    }
+
     /// HTTP status and JSON-RPC error for this refusal.
     pub fn status_and_error(&self) -> (u32, RpcError) {
-        use Rejection::*;
+        use Refusal::*;
         match self {
             Malformed(failure) => (400, failure.rpc_error()),
             EmptyBody => (
@@ -95,7 +119,7 @@ impl Rejection {
                     "Invalid Request: \"method\" must be 1 to 128 visible ASCII characters",
                 ),
             ),
-            InvalidToolName { detail } => (
+            InvalidParams { detail } => (
                 200,
                 RpcError::new(
                     ErrorCode::InvalidParams,
@@ -105,6 +129,38 @@ impl Rejection {
             UnknownTool { name } => (
                 200,
                 RpcError::new(ErrorCode::InvalidParams, format!("Unknown tool: {name}")),
+            ),
+            UnknownPrompt { name } => (
+                200,
+                RpcError::new(ErrorCode::InvalidParams, format!("Unknown prompt: {name}")),
+            ),
+            UnknownResource { uri } => (
+                200,
+                RpcError::new(
+                    ErrorCode::ResourceNotFound,
+                    format!("Resource not found: {uri}"),
+                ),
+            ),
+            MethodNotFound { method } => (
+                200,
+                RpcError::new(
+                    ErrorCode::MethodNotFound,
+                    format!("Method not found: {method}"),
+                ),
+            ),
+            NotFromGateway => (
+                401,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Unauthorized: the broker serves only the gateway's Envoy; send MCP requests to the gateway",
+                ),
+            ),
+            NotAcceptable => (
+                406,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Not Acceptable: GET opens an SSE stream; send Accept: text/event-stream",
+                ),
             ),
             MissingSession => (
                 400,
@@ -197,15 +253,20 @@ impl Rejection {
 
     /// A short, stable label for logs and metrics.
     pub fn label(&self) -> &'static str {
-        use Rejection::*;
+        use Refusal::*;
         match self {
             Malformed(ParseFailure::NotJson { .. }) | EmptyBody => "parse_error",
             Malformed(ParseFailure::Batch) => "batch",
             Malformed(ParseFailure::Invalid { .. }) => "invalid_request",
             InvalidMessage { .. } | InvalidMethodName => "invalid_request",
             BodyTooLarge { .. } => "body_too_large",
-            InvalidToolName { .. } => "invalid_tool_name",
+            InvalidParams { .. } => "invalid_params",
             UnknownTool { .. } => "unknown_tool",
+            UnknownPrompt { .. } => "unknown_prompt",
+            UnknownResource { .. } => "unknown_resource",
+            MethodNotFound { .. } => "method_not_found",
+            NotFromGateway => "not_from_gateway",
+            NotAcceptable => "not_acceptable",
             MissingSession | MalformedSession => "bad_session_header",
             UnsupportedProtocolVersion { .. } => "unsupported_protocol_version",
             SessionNotFound => "session_not_found",

@@ -1,5 +1,7 @@
-//! Rewriting the tool name in a `tools/call` body by splicing: the upstream
-//! receives the client's bytes unchanged except for the one JSON string.
+//! Rewriting one JSON string in a document by splicing: the other side
+//! receives the sender's bytes unchanged except for that string. The router
+//! splices the upstream name into request bodies, the broker the exposed
+//! name into the definitions it lists: one implementation for both.
 
 use std::ops::Range;
 
