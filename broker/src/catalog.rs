@@ -1,22 +1,59 @@
 //! The catalog: what every upstream offers, combined into the route table
-//! and the aggregated tool list.
+//! and the aggregated lists of tools, prompts, resources and resource
+//! templates.
 //!
 //! Discovery tasks [`Catalog::publish`] each upstream's state; [`compose`]
 //! turns the configured upstreams and their states into a [`Composite`]
 //! through [`router_config::build_route_table`] (the one place a route table
-//! is built). The composite is what `tools/list`, `/status` and the router's
-//! configuration are served from.
+//! is built). The composite is what the lists, `initialize`, `/status` and
+//! the router's configuration are served from.
+
+mod compose;
+
+pub use compose::{Composite, List, ServerStatus, compose};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use router_config::{BuildIssue, RouteTableSettings, RouterConfig, ServerRoute};
-use serde::Serialize;
+use router_config::{Entry, RouteTableSettings};
 use tokio::sync::{broadcast, watch};
 
-use crate::upstream::{Health, UpstreamSpec, UpstreamState};
+use crate::upstream::{PerEntry, UpstreamSpec, UpstreamState};
+
+/// Which aggregated lists a catalogue change touched; what `list_changed`
+/// notifications announce.
+pub type ListsChanged = PerEntry<bool>;
+
+impl ListsChanged {
+    /// Whether any list changed.
+    pub fn any(&self) -> bool {
+        Entry::ALL.iter().any(|entry| *self.get(*entry))
+    }
+
+    /// The `notifications/*/list_changed` methods announcing it (resources
+    /// and templates share one).
+    pub fn notifications(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if self.tool {
+            methods.push(mcp_protocol::methods::NOTIFICATION_TOOLS_LIST_CHANGED);
+        }
+        if self.prompt {
+            methods.push(mcp_protocol::methods::NOTIFICATION_PROMPTS_LIST_CHANGED);
+        }
+        if self.resource || self.resource_template {
+            methods.push(mcp_protocol::methods::NOTIFICATION_RESOURCES_LIST_CHANGED);
+        }
+        methods
+    }
+
+    fn merge(&mut self, other: ListsChanged) {
+        for entry in Entry::ALL {
+            *self.get_mut(entry) |= *other.get(entry);
+        }
+    }
+}
 
 /// How route table entries name Envoy clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,39 +76,6 @@ impl Clusters {
     }
 }
 
-/// Everything served from the current catalog.
-#[derive(Debug, Clone)]
-pub struct Composite {
-    pub route_table: RouterConfig,
-    pub issues: Vec<BuildIssue>,
-    /// Exposed tool definitions (upstream definitions with the exposed
-    /// name), in route table order.
-    pub tools: Vec<serde_json::Value>,
-    /// The `tools/list` result, `{"tools":[...]}`, serialised once.
-    pub tools_list_result: Box<serde_json::value::RawValue>,
-    pub servers: Vec<ServerStatus>,
-}
-
-/// One upstream as `/status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerStatus {
-    pub name: String,
-    pub url: String,
-    pub prefix: String,
-    pub health: Health,
-    /// Upstream names of the tools it offers (empty unless ready).
-    pub tools: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_info: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// When the state last changed, Unix seconds.
-    pub since: u64,
-}
-
 /// Shared catalog state.
 #[derive(Debug)]
 pub struct Catalog {
@@ -81,11 +85,11 @@ pub struct Catalog {
     composite: ArcSwap<Composite>,
     /// Recent composites, oldest first, for proxies a table behind.
     history: Mutex<std::collections::VecDeque<Arc<Composite>>>,
-    /// The table of the last tool-list change not announced yet, and when
-    /// it was installed.
-    unannounced: Mutex<Option<(String, Instant)>>,
-    /// Fires when the exposed tool list changes (for `list_changed`).
-    tools_changed: broadcast::Sender<()>,
+    /// The table of the last list change not announced yet, when it was
+    /// installed, and the lists changed since the last announcement.
+    unannounced: Mutex<Option<(String, Instant, ListsChanged)>>,
+    /// Fires when exposed lists change (for `list_changed`).
+    lists_changed: broadcast::Sender<ListsChanged>,
 }
 
 impl Catalog {
@@ -97,7 +101,7 @@ impl Catalog {
             composite: ArcSwap::from_pointee(empty),
             history: Mutex::new(std::collections::VecDeque::new()),
             unannounced: Mutex::new(None),
-            tools_changed: broadcast::Sender::new(16),
+            lists_changed: broadcast::Sender::new(16),
         }
     }
 
@@ -108,7 +112,9 @@ impl Catalog {
             let previous = states.get(server);
             let changed = previous.is_none_or(|p| {
                 p.health != state.health
-                    || p.tools != state.tools
+                    || p.catalog != state.catalog
+                    || p.capabilities != state.capabilities
+                    || p.rejected != state.rejected
                     || p.last_error != state.last_error
             });
             states.insert(server.to_owned(), state);
@@ -132,9 +138,9 @@ impl Catalog {
         self.changes.subscribe()
     }
 
-    /// Notices that the exposed tool list changed.
-    pub fn subscribe_tools_changed(&self) -> broadcast::Receiver<()> {
-        self.tools_changed.subscribe()
+    /// Notices of changes of the exposed lists.
+    pub fn subscribe_lists_changed(&self) -> broadcast::Receiver<ListsChanged> {
+        self.lists_changed.subscribe()
     }
 
     pub fn current(&self) -> Arc<Composite> {
@@ -148,7 +154,7 @@ impl Catalog {
         settings: &RouteTableSettings,
         specs: &[Arc<UpstreamSpec>],
         clusters: Clusters,
-    ) -> (Arc<Composite>, bool) {
+    ) -> (Arc<Composite>, ListsChanged) {
         let next = self.compose_current(settings, specs, clusters);
         let changed = self.install(next.clone(), true);
         (next, changed)
@@ -170,16 +176,21 @@ impl Catalog {
     }
 
     /// Puts `next` in force (the publisher calls it once the route table is
-    /// where the proxy loads it from); returns whether the exposed tool
-    /// list changed. The change is announced (`list_changed`) when a proxy
-    /// reports it loaded the new table ([`Catalog::table_in_use`]), so a
-    /// client that re-lists at once lists what it can call; or, if no
-    /// proxy reports (none running, an old router), after
-    /// [`ANNOUNCE_FALLBACK`] ([`Catalog::announce_overdue`]); or at once
-    /// with `announce_now`.
-    pub fn install(&self, next: Arc<Composite>, announce_now: bool) -> bool {
+    /// where the proxy loads it from); returns which exposed lists changed.
+    /// The change is announced (`list_changed`) when a proxy reports it
+    /// loaded the new table ([`Catalog::table_in_use`]), so a client that
+    /// re-lists at once lists what it can call; or, if no proxy reports
+    /// (none running, an old router), after [`ANNOUNCE_FALLBACK`]
+    /// ([`Catalog::announce_overdue`]); or at once with `announce_now`.
+    pub fn install(&self, next: Arc<Composite>, announce_now: bool) -> ListsChanged {
         let previous = self.composite.swap(next.clone());
-        let tools_changed = previous.tools != next.tools;
+        let changed = PerEntry {
+            tool: previous.lists.tool.definitions != next.lists.tool.definitions,
+            prompt: previous.lists.prompt.definitions != next.lists.prompt.definitions,
+            resource: previous.lists.resource.definitions != next.lists.resource.definitions,
+            resource_template: previous.lists.resource_template.definitions
+                != next.lists.resource_template.definitions,
+        };
         {
             let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
             if history
@@ -192,15 +203,22 @@ impl Catalog {
                 }
             }
         }
-        if tools_changed {
+        if changed.any() {
+            let mut unannounced = self.unannounced.lock().unwrap_or_else(|e| e.into_inner());
+            // Lists changed by an earlier table not announced yet are
+            // announced with this one.
+            let mut pending = unannounced
+                .take()
+                .map(|(_, _, lists)| lists)
+                .unwrap_or_default();
+            pending.merge(changed);
             if announce_now {
-                let _ = self.tools_changed.send(());
+                let _ = self.lists_changed.send(pending);
             } else {
-                *self.unannounced.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((next.route_table.id.clone(), Instant::now()));
+                *unannounced = Some((next.route_table.id.clone(), Instant::now(), pending));
             }
         }
-        tools_changed
+        changed
     }
 
     /// A proxy reported that it routes with table `id`: announce the change
@@ -209,10 +227,10 @@ impl Catalog {
         let mut unannounced = self.unannounced.lock().unwrap_or_else(|e| e.into_inner());
         if unannounced
             .as_ref()
-            .is_some_and(|(pending, _)| pending == id)
+            .is_some_and(|(pending, _, _)| pending == id)
+            && let Some((_, _, lists)) = unannounced.take()
         {
-            *unannounced = None;
-            let _ = self.tools_changed.send(());
+            let _ = self.lists_changed.send(lists);
         }
     }
 
@@ -221,10 +239,10 @@ impl Catalog {
         let mut unannounced = self.unannounced.lock().unwrap_or_else(|e| e.into_inner());
         if unannounced
             .as_ref()
-            .is_some_and(|(_, since)| since.elapsed() >= ANNOUNCE_FALLBACK)
+            .is_some_and(|(_, since, _)| since.elapsed() >= ANNOUNCE_FALLBACK)
+            && let Some((_, _, lists)) = unannounced.take()
         {
-            *unannounced = None;
-            let _ = self.tools_changed.send(());
+            let _ = self.lists_changed.send(lists);
         }
     }
 
@@ -252,100 +270,6 @@ const HISTORY: usize = 16;
 /// How long a catalogue change waits for a proxy to report its table before
 /// it is announced anyway.
 pub const ANNOUNCE_FALLBACK: Duration = Duration::from_secs(5);
-
-/// Builds the composite: a route table of the configured upstreams (ready
-/// ones with their tools), the exposed tool definitions, and statuses.
-pub fn compose(
-    settings: &RouteTableSettings,
-    specs: &[Arc<UpstreamSpec>],
-    states: &HashMap<String, UpstreamState>,
-    clusters: Clusters,
-) -> Composite {
-    let connecting = UpstreamState::connecting();
-    let state_of = |name: &str| states.get(name).unwrap_or(&connecting);
-    let routes = specs
-        .iter()
-        .map(|spec| {
-            let state = state_of(&spec.name);
-            ServerRoute {
-                name: spec.name.clone(),
-                prefix: spec.prefix.clone(),
-                authority: spec.authority(),
-                path: spec.path(),
-                cluster: clusters.cluster_of(spec),
-                forward_authorization: spec.forward_authorization,
-                forward_headers: spec.forward_headers.clone(),
-                tools: if state.health == Health::Ready {
-                    state.tool_names().map(str::to_owned).collect()
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-        .collect();
-    let build = router_config::build_route_table(settings.clone(), routes);
-
-    // (server, upstream name) → definition: one pass over each server's tools.
-    let definitions: HashMap<(&str, &str), &serde_json::Map<String, serde_json::Value>> = specs
-        .iter()
-        .flat_map(|spec| {
-            state_of(&spec.name).tools.iter().filter_map(|tool| {
-                let name = tool.get("name")?.as_str()?;
-                Some(((spec.name.as_str(), name), tool))
-            })
-        })
-        .collect();
-    let tools: Vec<serde_json::Value> = build
-        .config
-        .exposed_tools()
-        .filter_map(|exposed| {
-            let definition =
-                definitions.get(&(exposed.server.as_str(), exposed.upstream_name.as_str()))?;
-            let mut definition = (*definition).clone();
-            definition.insert("name".to_owned(), exposed.name.into());
-            Some(serde_json::Value::Object(definition))
-        })
-        .collect();
-    // `tools/list` answers with these bytes as they are: serialising the
-    // whole list per request was most of the broker's work.
-    // (Serialising a `Value` cannot fail.)
-    let tools_list_result =
-        serde_json::value::to_raw_value(&serde_json::json!({ "tools": tools })).unwrap_or_default();
-
-    let servers = specs
-        .iter()
-        .map(|spec| {
-            let state = state_of(&spec.name);
-            ServerStatus {
-                name: spec.name.clone(),
-                url: spec.url.to_string(),
-                prefix: spec.prefix.clone(),
-                health: state.health,
-                tools: if state.health == Health::Ready {
-                    state.tool_names().map(str::to_owned).collect()
-                } else {
-                    Vec::new()
-                },
-                protocol_version: state.protocol_version.clone(),
-                server_info: state.server_info.clone(),
-                last_error: state.last_error.clone(),
-                since: state
-                    .last_change
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            }
-        })
-        .collect();
-
-    Composite {
-        route_table: build.config,
-        issues: build.issues,
-        tools,
-        tools_list_result,
-        servers,
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 //! operator. Architecture: docs/architecture.md.
 
 pub mod catalog;
+pub mod client_capabilities;
 pub use gateway_config as config;
 pub mod envoy;
 pub mod http;

@@ -3,9 +3,10 @@
 //!
 //! Layout (base64url, no padding): `payload || tag`, where `payload` is 16
 //! random bytes, the negotiated protocol version's index (1 byte), the
+//! client's declared capabilities ([`ClientCapabilities`], 1 byte), the
 //! issue time (8 bytes, big-endian Unix seconds) and the fingerprint of the
 //! identity that opened the session (16 bytes, [`fingerprint`]), and `tag`
-//! is the first 16 bytes of HMAC-SHA256(key, payload). 76 visible-ASCII
+//! is the first 16 bytes of HMAC-SHA256(key, payload). 78 visible-ASCII
 //! characters: a valid `Mcp-Session-Id` (MCP 2025-11-25, "Session
 //! Management"). The binding is inside the signature, so any replica can
 //! check it without a store (MCP "Security Best Practices › Session
@@ -20,9 +21,12 @@ use mcp_protocol::identity::Identity;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::client_capabilities::ClientCapabilities;
+
 const RANDOM_LEN: usize = 16;
 const FINGERPRINT_LEN: usize = 16;
-const ISSUED_AT: usize = RANDOM_LEN + 1;
+const CAPABILITIES_AT: usize = RANDOM_LEN + 1;
+const ISSUED_AT: usize = CAPABILITIES_AT + 1;
 const IDENTITY_AT: usize = ISSUED_AT + 8;
 const PAYLOAD_LEN: usize = IDENTITY_AT + FINGERPRINT_LEN;
 const TAG_LEN: usize = 16;
@@ -65,6 +69,8 @@ pub struct SessionClaims {
     pub expires_at: SystemTime,
     /// [`fingerprint`] of the identity that opened the session.
     pub identity: [u8; FINGERPRINT_LEN],
+    /// What its client declared at `initialize`.
+    pub client_capabilities: ClientCapabilities,
 }
 
 impl SessionClaims {
@@ -138,18 +144,30 @@ impl SessionSigner {
 
     /// Mints a new session id for a session that negotiated
     /// `protocol_version` (one of [`mcp_protocol::versions::SUPPORTED`]),
-    /// bound to `identity`.
-    pub fn mint(&self, protocol_version: &str, identity: Identity<'_>) -> String {
-        self.mint_at(protocol_version, identity, SystemTime::now())
+    /// bound to `identity`, whose client declared `capabilities`.
+    pub fn mint(
+        &self,
+        protocol_version: &str,
+        identity: Identity<'_>,
+        capabilities: ClientCapabilities,
+    ) -> String {
+        self.mint_at(protocol_version, identity, capabilities, SystemTime::now())
     }
 
-    fn mint_at(&self, protocol_version: &str, identity: Identity<'_>, now: SystemTime) -> String {
+    fn mint_at(
+        &self,
+        protocol_version: &str,
+        identity: Identity<'_>,
+        capabilities: ClientCapabilities,
+        now: SystemTime,
+    ) -> String {
         let mut payload = [0u8; PAYLOAD_LEN];
         rand::rng().fill_bytes(&mut payload[..RANDOM_LEN]);
         payload[RANDOM_LEN] = mcp_protocol::versions::SUPPORTED
             .iter()
             .position(|v| *v == protocol_version)
             .unwrap_or(0) as u8;
+        payload[CAPABILITIES_AT] = capabilities.to_byte();
         let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         payload[ISSUED_AT..IDENTITY_AT].copy_from_slice(&secs.to_be_bytes());
         payload[IDENTITY_AT..].copy_from_slice(&fingerprint(identity));
@@ -196,6 +214,7 @@ impl SessionSigner {
             issued_at,
             expires_at: issued_at + self.max_age,
             identity,
+            client_capabilities: ClientCapabilities::from_byte(payload[CAPABILITIES_AT]),
         })
     }
 
@@ -223,15 +242,16 @@ mod tests {
 
     #[test]
     fn a_minted_id_verifies_and_carries_its_version() {
-        let id = signer().mint("2025-06-18", Identity::Anonymous);
+        let sampling =
+            ClientCapabilities::of_initialize_params(&serde_json::json!({"sampling": {}}));
+        let id = signer().mint("2025-06-18", Identity::Anonymous, sampling);
         assert!(mcp_protocol::session_id::is_valid(id.as_bytes()));
-        assert_eq!(id.len(), 76);
-        assert_eq!(
-            signer().verify(&id).expect("valid").protocol_version,
-            "2025-06-18"
-        );
+        assert_eq!(id.len(), 78);
+        let claims = signer().verify(&id).expect("valid");
+        assert_eq!(claims.protocol_version, "2025-06-18");
+        assert_eq!(claims.client_capabilities, sampling);
         assert_ne!(
-            signer().mint("2025-06-18", Identity::Anonymous),
+            signer().mint("2025-06-18", Identity::Anonymous, sampling),
             id,
             "ids are random"
         );
@@ -239,7 +259,11 @@ mod tests {
 
     #[test]
     fn another_key_tampering_and_garbage_are_refused() {
-        let id = signer().mint("2025-11-25", Identity::Anonymous);
+        let id = signer().mint(
+            "2025-11-25",
+            Identity::Anonymous,
+            ClientCapabilities::default(),
+        );
         let other = SessionSigner::new(b"other key".to_vec(), Duration::from_secs(60));
         assert_eq!(other.verify(&id), Err(TokenError::BadSignature));
         let mut bytes = URL_SAFE_NO_PAD.decode(&id).expect("b64");
@@ -255,7 +279,12 @@ mod tests {
     #[test]
     fn old_ids_expire() {
         let minted = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let id = signer().mint_at("2025-06-18", Identity::Anonymous, minted);
+        let id = signer().mint_at(
+            "2025-06-18",
+            Identity::Anonymous,
+            ClientCapabilities::default(),
+            minted,
+        );
         assert!(
             signer()
                 .verify_at(&id, minted + Duration::from_secs(59))
@@ -272,7 +301,7 @@ mod tests {
     #[test]
     fn a_session_is_bound_to_the_identity_that_opened_it() {
         let alice = Identity::Credential(b"Bearer alice");
-        let id = signer().mint("2025-06-18", alice);
+        let id = signer().mint("2025-06-18", alice, ClientCapabilities::default());
         let claims = signer().verify(&id).expect("valid");
         assert!(claims.is_bound_to(alice));
         assert!(!claims.is_bound_to(Identity::Credential(b"Bearer mallory")));

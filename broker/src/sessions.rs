@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
 use crate::upstream::handshake::UpstreamSession;
 
@@ -56,6 +57,13 @@ pub struct SessionStore {
     handshakes: Mutex<HashMap<Key, (Instant, u32)>>,
     /// Digests of ended gateway sessions, until they would have expired.
     ended: Mutex<HashMap<[u8; 16], Instant>>,
+    /// Per gateway session that asked for one: the logging level its
+    /// client set (`logging/setLevel`), applied to upstream sessions
+    /// opened later too; kept until the session would expire.
+    log_levels: Mutex<HashMap<String, (String, Instant)>>,
+    /// Per gateway session with an open GET stream: where its new upstream
+    /// sessions are announced, so the stream listens to them too.
+    listeners: Mutex<HashMap<String, broadcast::Sender<(String, UpstreamSession)>>>,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -235,12 +243,19 @@ impl SessionStore {
             match &result {
                 Ok(session) => {
                     map.insert(
-                        key,
+                        key.clone(),
                         Slot::Open {
                             session: session.clone(),
                             last_used: Instant::now(),
                         },
                     );
+                    drop(map);
+                    if let Some(listener) = lock(&self.listeners).get(&key.0) {
+                        let _ = listener.send((key.1, session.clone()));
+                    }
+                    return result
+                        .map(|session| Opened { session, replaced })
+                        .map_err(StoreError::Handshake);
                 }
                 Err(_) => {
                     map.remove(&key);
@@ -273,6 +288,8 @@ impl SessionStore {
     /// closed.
     pub fn end(&self, gateway: &str, remember_for: Duration) -> Vec<(String, String)> {
         lock(&self.ended).insert(digest(gateway), Instant::now() + remember_for);
+        lock(&self.log_levels).remove(gateway);
+        lock(&self.listeners).remove(gateway);
         let mut map = lock(&self.upstream);
         let keys: Vec<Key> = map.keys().filter(|(g, _)| g == gateway).cloned().collect();
         keys.into_iter()
@@ -281,6 +298,46 @@ impl SessionStore {
                 Some((key.1, id))
             })
             .collect()
+    }
+
+    /// The upstream sessions `gateway` holds, `(server, session)`.
+    pub fn upstream_sessions_of(&self, gateway: &str) -> Vec<(String, UpstreamSession)> {
+        lock(&self.upstream)
+            .iter()
+            .filter(|((g, _), _)| g == gateway)
+            .filter_map(|((_, server), slot)| match slot {
+                Slot::Open { session, .. } => Some((server.clone(), session.clone())),
+                Slot::Opening { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Records the logging level `gateway`'s client set, kept for
+    /// `remember_for` (the session's remaining lifetime).
+    pub fn set_log_level(&self, gateway: &str, level: &str, remember_for: Duration) {
+        lock(&self.log_levels).insert(
+            gateway.to_owned(),
+            (level.to_owned(), Instant::now() + remember_for),
+        );
+    }
+
+    /// The logging level `gateway`'s client set, if it set one.
+    pub fn log_level(&self, gateway: &str) -> Option<String> {
+        lock(&self.log_levels)
+            .get(gateway)
+            .map(|(level, _)| level.clone())
+    }
+
+    /// Upstream sessions `gateway` opens from now on, `(server, session)`,
+    /// for its GET stream.
+    pub fn subscribe_opened(
+        &self,
+        gateway: &str,
+    ) -> broadcast::Receiver<(String, UpstreamSession)> {
+        lock(&self.listeners)
+            .entry(gateway.to_owned())
+            .or_insert_with(|| broadcast::Sender::new(16))
+            .subscribe()
     }
 
     /// Whether a gateway session was ended.
@@ -295,6 +352,8 @@ impl SessionStore {
     /// dropped upstream sessions `(server, session id)` to be closed.
     pub fn sweep(&self, idle: Duration) -> Vec<(String, String)> {
         let now = Instant::now();
+        lock(&self.listeners).retain(|_, sender| sender.receiver_count() > 0);
+        lock(&self.log_levels).retain(|_, (_, until)| *until > now);
         lock(&self.ended).retain(|_, until| *until > now);
         lock(&self.handshakes)
             .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use crate::catalog;
 use crate::config::{GatewayConfig, SecretSource};
-use crate::upstream::{Health, UpstreamState};
+use crate::upstream::{Capabilities, Definition, Health, PerEntry, UpstreamState};
+use router_config::Entry;
 
 /// What discovery found on one server: its tools (it is ready), or why it
 /// is down. In JSON, a list of tool names or `{"down": "why"}`.
@@ -44,22 +45,27 @@ pub fn status(
         .iter()
         .map(|(server, found)| {
             let state = match found {
-                Found::Tools(names) => UpstreamState {
-                    health: Health::Ready,
-                    tools: names
+                Found::Tools(names) => {
+                    let mut catalog = PerEntry::<Vec<Definition>>::default();
+                    catalog.tool = names
                         .iter()
                         .filter_map(|name| {
-                            match serde_json::json!({ "name": name, "inputSchema": { "type": "object" } }) {
-                                serde_json::Value::Object(map) => Some(map),
-                                _ => None,
-                            }
+                            let raw = serde_json::json!({ "name": name, "inputSchema": { "type": "object" } });
+                            Definition::parse(Entry::Tool, &raw.to_string()).ok()
                         })
-                        .collect(),
-                    protocol_version: Some("2025-11-25".to_owned()),
-                    server_info: None,
-                    last_error: None,
-                    last_change: SystemTime::UNIX_EPOCH,
-                },
+                        .collect();
+                    UpstreamState {
+                        health: Health::Ready,
+                        catalog,
+                        capabilities: Capabilities {
+                            tools: true,
+                            ..Capabilities::default()
+                        },
+                        protocol_version: Some("2025-11-25".to_owned()),
+                        last_change: SystemTime::UNIX_EPOCH,
+                        ..UpstreamState::connecting()
+                    }
+                }
                 Found::Down { down } => UpstreamState {
                     health: Health::Down,
                     last_error: Some(down.clone()),

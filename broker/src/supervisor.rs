@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use router_config::Entry;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +30,7 @@ pub struct Supervisor {
 #[derive(Debug)]
 struct Task {
     spec: Arc<UpstreamSpec>,
-    timing: (Duration, Duration),
+    timing: (Duration, Duration, String),
     cancel: CancellationToken,
     handle: JoinHandle<()>,
 }
@@ -120,10 +121,15 @@ impl Supervisor {
         let timing = DiscoveryTiming {
             refresh_interval: runtime.config.discovery.refresh_interval(),
             request_timeout: runtime.config.discovery.request_timeout(),
+            min_protocol_version: runtime.config.discovery.min_protocol_version.clone(),
         };
         let wanted: HashMap<&str, &Arc<UpstreamSpec>> =
             runtime.specs.iter().map(|s| (s.name.as_str(), s)).collect();
-        let key = (timing.refresh_interval, timing.request_timeout);
+        let key = (
+            timing.refresh_interval,
+            timing.request_timeout,
+            timing.min_protocol_version.clone(),
+        );
 
         let stale: Vec<String> = self
             .tasks
@@ -167,7 +173,7 @@ impl Supervisor {
             let handle = tokio::spawn(discovery::run(
                 spec.clone(),
                 self.state.http.clone(),
-                timing,
+                timing.clone(),
                 self.state.catalog.clone(),
                 cancel.clone(),
             ));
@@ -175,7 +181,7 @@ impl Supervisor {
                 spec.name.clone(),
                 Task {
                     spec: spec.clone(),
-                    timing: key,
+                    timing: key.clone(),
                     cancel,
                     handle,
                 },
@@ -288,10 +294,12 @@ fn publish_once(state: &AppState) {
     }
     // In force (listed, announced) once the proxy can load it: lists must
     // not name what the router cannot route yet.
-    if state.catalog.install(composite.clone(), false) {
+    let changed = state.catalog.install(composite.clone(), false);
+    for entry in Entry::ALL.into_iter().filter(|entry| *changed.get(*entry)) {
         tracing::info!(
-            tools = composite.tools.len(),
-            "aggregated tool list changed"
+            entries = composite.list(entry).definitions.len(),
+            "aggregated {} list changed",
+            entry.noun()
         );
     }
     let discovered = composite

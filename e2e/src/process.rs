@@ -170,8 +170,23 @@ impl Drop for Proc {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or(0)
+    // The kernel may hand the same ephemeral port to two binds in a row once
+    // the first listener is dropped; a test asking for several ports before
+    // starting anything would then start two servers on one port. Remember
+    // every port handed out by this process and never repeat one.
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for _ in 0..64 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .unwrap_or(0);
+        if port != 0 && !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
+    0
 }

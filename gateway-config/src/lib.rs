@@ -131,14 +131,20 @@ pub struct SessionBinding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DiscoveryConfig {
-    /// Seconds between re-lists of each upstream's tools (a backstop to
-    /// `notifications/tools/list_changed`, and the health check). Default 30.
+    /// Seconds between re-lists of each upstream's catalogue (a backstop to
+    /// `notifications/*/list_changed`, and the health check). Default 30.
     #[serde(default = "default_refresh")]
     pub refresh_interval_seconds: u64,
     /// Timeout of one upstream request (connect, initialize, list), in
     /// seconds. Default 10.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: u64,
+    /// The oldest MCP version an upstream may agree to; an upstream that
+    /// speaks an older one is left out (its reason in `/status`). One of
+    /// the versions the gateway speaks. Default `2025-03-26`, the oldest
+    /// version with Streamable HTTP.
+    #[serde(default = "default_min_protocol_version")]
+    pub min_protocol_version: String,
 }
 
 impl Default for DiscoveryConfig {
@@ -146,8 +152,13 @@ impl Default for DiscoveryConfig {
         DiscoveryConfig {
             refresh_interval_seconds: default_refresh(),
             request_timeout_seconds: default_request_timeout(),
+            min_protocol_version: default_min_protocol_version(),
         }
     }
+}
+
+fn default_min_protocol_version() -> String {
+    "2025-03-26".to_owned()
 }
 
 impl DiscoveryConfig {
@@ -387,6 +398,15 @@ impl GatewayConfig {
                 "routerAuthentication: set a token (Envoy must send it as x-mcp-gateway-token), or mode: mesh where a service mesh admits only the gateway; a token is generated only when the broker writes the local Envoy's configuration (envoy section)"
                     .to_owned(),
             );
+        }
+        if !mcp_protocol::versions::SUPPORTED
+            .contains(&self.discovery.min_protocol_version.as_str())
+        {
+            return Err(format!(
+                "discovery.minProtocolVersion {:?}: use one of {}",
+                self.discovery.min_protocol_version,
+                mcp_protocol::versions::SUPPORTED.join(", ")
+            ));
         }
         let limits = &self.limits;
         if u64::from(limits.session_revalidate_seconds) * 2 > limits.upstream_session_idle_seconds {

@@ -43,8 +43,30 @@ pub struct UpstreamStatus {
     /// Upstream tool names (empty unless ready).
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Upstream prompt names (empty unless ready).
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// Resource URIs (empty unless ready).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Resource templates (empty unless ready).
+    #[serde(default)]
+    pub resource_templates: Vec<String>,
+    /// Definitions the broker left out, with why.
+    #[serde(default)]
+    pub rejected: Vec<RejectedDefinition>,
     #[serde(default)]
     pub last_error: Option<String>,
+}
+
+/// A definition the broker's discovery left out (malformed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedDefinition {
+    /// `tool`, `prompt`, `resource` or `resourceTemplate`.
+    pub entry: String,
+    pub name: String,
+    pub reason: String,
 }
 
 impl BrokerStatus {

@@ -49,6 +49,7 @@ fn table(name_len: usize) -> router_config::RouterConfig {
                     format!("{stem}{}", "x".repeat(name_len.saturating_sub(stem.len())))
                 })
                 .collect(),
+            ..ServerRoute::new("", "", "", "")
         })
         .collect();
     let build = build_route_table(settings, servers);

@@ -18,6 +18,14 @@ pub const X_MCP_METHOD: &str = "x-mcp-method";
 pub const X_MCP_SERVERNAME: &str = "x-mcp-servername";
 /// The tool name as the upstream knows it (without the gateway prefix).
 pub const X_MCP_TOOLNAME: &str = "x-mcp-toolname";
+/// The prompt name as the upstream knows it (`prompts/get`, and
+/// `completion/complete` of a prompt reference).
+pub const X_MCP_PROMPTNAME: &str = "x-mcp-promptname";
+/// The resource URI (or template) a request is about (`resources/read`,
+/// `resources/subscribe`, `resources/unsubscribe`, and `completion/complete`
+/// of a resource reference); bytes outside visible ASCII percent-encoded
+/// ([`crate::names::header_safe_uri`]).
+pub const X_MCP_RESOURCEURI: &str = "x-mcp-resourceuri";
 /// The Envoy cluster of the upstream, for `cluster_header` routing.
 pub const X_MCP_CLUSTER: &str = "x-mcp-cluster";
 

@@ -8,6 +8,7 @@ pub mod access;
 pub mod error;
 pub mod headers;
 pub mod identity;
+pub mod members;
 pub mod message;
 pub mod methods;
 pub mod names;

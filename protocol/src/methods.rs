@@ -19,6 +19,11 @@ pub const NOTIFICATION_INITIALIZED: &str = "notifications/initialized";
 pub const NOTIFICATION_CANCELLED: &str = "notifications/cancelled";
 pub const NOTIFICATION_PROGRESS: &str = "notifications/progress";
 pub const NOTIFICATION_TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+pub const NOTIFICATION_PROMPTS_LIST_CHANGED: &str = "notifications/prompts/list_changed";
+pub const NOTIFICATION_RESOURCES_LIST_CHANGED: &str = "notifications/resources/list_changed";
+pub const NOTIFICATION_RESOURCES_UPDATED: &str = "notifications/resources/updated";
+pub const NOTIFICATION_ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
+pub const NOTIFICATION_MESSAGE: &str = "notifications/message";
 
 /// Labels used for the `x-mcp-method` header and metrics when a POST body
 /// is not a request or notification: a JSON-RPC response sent by the client

@@ -27,6 +27,34 @@ pub fn is_routable_tool_name(name: &str) -> bool {
         && !name.bytes().any(|b| b < 0x20 || b == 0x7f)
 }
 
+/// Upper bound on a resource URI's (or URI template's) length, in bytes.
+pub const MAX_URI_LEN: usize = 2048;
+
+/// Whether a resource URI (or URI template) can be routed: 1 to
+/// [`MAX_URI_LEN`] bytes, no ASCII control character and no space. The
+/// router copies it into `x-mcp-resourceuri` (non-ASCII bytes
+/// percent-encoded), so CR, LF and NUL must never pass.
+pub fn is_routable_uri(uri: &str) -> bool {
+    !uri.is_empty() && uri.len() <= MAX_URI_LEN && !uri.bytes().any(|b| b <= 0x20 || b == 0x7f)
+}
+
+/// A routable URI as a header value: bytes outside visible ASCII (UTF-8 of
+/// an IRI) percent-encoded (RFC 3986 §2.1), every other byte as it is.
+pub fn header_safe_uri(uri: &str) -> std::borrow::Cow<'_, str> {
+    if uri.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let mut encoded = String::with_capacity(uri.len() + 16);
+    for byte in uri.bytes() {
+        if (0x21..=0x7e).contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(encoded)
+}
+
 /// Whether `name` is a valid upstream server name: 1 to 63 bytes of
 /// `A-Z a-z 0-9 _ . -`, starting with a letter or digit. Server names appear
 /// in the `x-mcp-servername` header, in metrics and in shared-data keys.
@@ -68,6 +96,15 @@ mod tests {
         assert!(!is_routable_tool_name("nul\0"));
         assert!(!is_routable_tool_name("del\u{7f}"));
         assert!(!is_routable_tool_name(&"x".repeat(MAX_TOOL_NAME_LEN + 1)));
+    }
+
+    #[test]
+    fn uris_in_headers_are_visible_ascii() {
+        assert_eq!(header_safe_uri("file:///a%20b"), "file:///a%20b");
+        assert_eq!(header_safe_uri("file:///caf\u{e9}"), "file:///caf%C3%A9");
+        assert!(is_routable_uri("file:///caf\u{e9}"));
+        assert!(!is_routable_uri("file:///a b"));
+        assert!(!is_routable_uri("x://a\r\nx-mcp-servername: evil"));
     }
 
     #[test]

@@ -66,6 +66,23 @@ pub enum Refusal {
     /// The upstream no longer knew its session; the mapping was reset and a
     /// retry will open a new one.
     UpstreamSessionLost { server: String },
+    /// A method the router routes reached the broker (a client calling the
+    /// broker directly, or a router too old to know the method).
+    RoutedByFilter { method: String },
+    /// A list `cursor` the gateway did not issue (it serves each aggregated
+    /// list in one page; MCP "Pagination": invalid cursors get -32602).
+    InvalidCursor,
+    /// A broker-internal request (session API, table report) it cannot read.
+    BadInternalRequest { detail: String },
+    /// The session API was asked for a server the broker does not know.
+    ServerNotConfigured { server: String },
+    /// The upstream handshake of the session API failed.
+    HandshakeFailed { detail: String },
+    /// The session API refused a handshake: too many for this session.
+    TooManyHandshakes { detail: String },
+    /// The session API refused a handshake: the broker holds all the
+    /// upstream sessions it may.
+    AtCapacity { detail: String },
 }
 
 /// A response the router sends itself.
@@ -239,6 +256,45 @@ impl Refusal {
                     ),
                 ),
             ),
+            RoutedByFilter { method } => (
+                200,
+                RpcError::new(
+                    ErrorCode::MethodNotFound,
+                    format!(
+                        "Method not found: {method} is routed by the mcp-router filter; send it to the gateway's Envoy listener"
+                    ),
+                ),
+            ),
+            InvalidCursor => (
+                200,
+                RpcError::new(
+                    ErrorCode::InvalidParams,
+                    "Invalid params: unknown cursor; the gateway lists everything in one page",
+                ),
+            ),
+            BadInternalRequest { detail } => (
+                400,
+                RpcError::new(ErrorCode::InvalidRequest, format!("Bad Request: {detail}")),
+            ),
+            ServerNotConfigured { server } => (
+                502,
+                RpcError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("Upstream server {server:?} is not configured"),
+                ),
+            ),
+            HandshakeFailed { detail } => (
+                502,
+                RpcError::new(ErrorCode::UpstreamUnavailable, detail.clone()),
+            ),
+            TooManyHandshakes { detail } => (
+                429,
+                RpcError::new(ErrorCode::UpstreamUnavailable, detail.clone()),
+            ),
+            AtCapacity { detail } => (
+                503,
+                RpcError::new(ErrorCode::UpstreamUnavailable, detail.clone()),
+            ),
         }
     }
 
@@ -276,6 +332,13 @@ impl Refusal {
             UpstreamUnavailable { .. } => "upstream_unavailable",
             UpstreamSessionLost { .. } => "upstream_session_lost",
             Internal { .. } => "internal",
+            RoutedByFilter { .. } => "routed_by_filter",
+            InvalidCursor => "invalid_cursor",
+            BadInternalRequest { .. } => "bad_internal_request",
+            ServerNotConfigured { .. } => "server_not_configured",
+            HandshakeFailed { .. } => "handshake_failed",
+            TooManyHandshakes { .. } => "too_many_handshakes",
+            AtCapacity { .. } => "at_capacity",
         }
     }
 }

@@ -13,6 +13,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::splice::Splice;
+
 const PREFIX: &str = "mcpgw.";
 
 /// The longest original id accepted, in bytes of JSON text.
@@ -46,9 +48,85 @@ pub fn decode(id: &str) -> Option<(&str, String)> {
     (value.is_string() || value.is_number()).then_some((server, raw))
 }
 
+/// `message` (one JSON-RPC message an upstream of `server` sent towards
+/// the client) with its id made a relay id, when it is a request; `None`
+/// for notifications, responses, messages that do not parse and ids too
+/// long to relay: those pass unchanged.
+pub fn relay_request(server: &str, message: &[u8]) -> Option<Vec<u8>> {
+    let parsed = crate::message::parse(message).ok()?;
+    if !matches!(parsed.kind, crate::message::MessageKind::Call { .. }) {
+        return None;
+    }
+    let (id, span) = (parsed.id?, parsed.id_span?);
+    Splice {
+        span,
+        replacement: encode(server, id.get())?,
+    }
+    .apply(message)
+}
+
+/// A client's response to a relayed request, given its raw `id` and the
+/// id's `span` in the body: the server that asked, and the splice that puts
+/// the server's original id back. `None` when the id is not a relay id.
+pub fn answer(
+    id: &serde_json::value::RawValue,
+    span: std::ops::Range<usize>,
+) -> Option<(String, Splice)> {
+    let value = crate::message::decode_str(id)?;
+    let (server, original) = decode(&value)?;
+    Some((
+        server.to_owned(),
+        Splice {
+            span,
+            replacement: original,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_get_relay_ids_and_their_responses_get_the_original_back() {
+        let request = br#"{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage","params":{"maxTokens":5}}"#;
+        let relayed = relay_request("everything", request).expect("a request is relayed");
+        let relayed_text = std::str::from_utf8(&relayed).expect("utf-8");
+        let message = crate::message::parse(&relayed).expect("still JSON-RPC");
+        let id = message.id.expect("an id").get().to_owned();
+        assert_eq!(
+            relayed_text,
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"sampling/createMessage","params":{{"maxTokens":5}}}}"#
+            )
+        );
+        // The client answers with the id it saw.
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"ok":true}}}}"#);
+        let parsed = crate::message::parse(answer.as_bytes()).expect("response");
+        let (server, splice) = super::answer(parsed.id.expect("id"), parsed.id_span.expect("span"))
+            .expect("a relay id");
+        assert_eq!(server, "everything");
+        assert_eq!(
+            splice.apply(answer.as_bytes()).expect("in range"),
+            br#"{"jsonrpc":"2.0","id":7,"result":{"ok":true}}"#.to_vec()
+        );
+    }
+
+    #[test]
+    fn notifications_responses_and_garbage_pass_unchanged() {
+        assert!(
+            relay_request(
+                "s",
+                br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#
+            )
+            .is_none()
+        );
+        assert!(relay_request("s", br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).is_none());
+        assert!(relay_request("s", b"not json").is_none());
+        let answer = br#"{"jsonrpc":"2.0","id":"plain","result":{}}"#;
+        let parsed = crate::message::parse(answer).expect("response");
+        assert!(super::answer(parsed.id.expect("id"), parsed.id_span.expect("span")).is_none());
+    }
 
     #[test]
     fn ids_round_trip_with_their_server() {

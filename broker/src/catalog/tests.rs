@@ -1,6 +1,10 @@
 use super::*;
 
-use router_config::{BrokerRoute, Limits};
+use std::collections::HashMap;
+
+use router_config::{BrokerRoute, BuildIssue, Limits, ServerRoute};
+
+use crate::upstream::{Capabilities, Definition, Health};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::TryRecvError;
 
@@ -36,25 +40,33 @@ fn tool(name: &str) -> Value {
     json!({ "name": name, "inputSchema": { "type": "object" } })
 }
 
-fn objects(tools: Vec<Value>) -> Vec<serde_json::Map<String, Value>> {
-    tools
-        .into_iter()
-        .map(|tool| match tool {
-            Value::Object(map) => map,
-            other => panic!("a tool definition is an object, not {other}"),
-        })
+fn definitions(entry: Entry, items: &[String]) -> Vec<Definition> {
+    items
+        .iter()
+        .map(|raw| Definition::parse(entry, raw).expect("test definitions are well formed"))
         .collect()
 }
 
-fn ready(tools: Vec<Value>) -> UpstreamState {
+/// A ready upstream with these tools, each as the JSON text given.
+fn ready_raw(tools: &[String]) -> UpstreamState {
+    let mut catalog = PerEntry::<Vec<Definition>>::default();
+    catalog.tool = definitions(Entry::Tool, tools);
     UpstreamState {
         health: Health::Ready,
-        tools: objects(tools),
+        catalog,
+        capabilities: Capabilities {
+            tools: true,
+            ..Capabilities::default()
+        },
         protocol_version: Some("2025-06-18".to_owned()),
         server_info: Some(json!({ "name": "upstream", "version": "1" })),
-        last_error: None,
-        last_change: SystemTime::now(),
+        ..UpstreamState::connecting()
     }
+}
+
+fn ready(tools: Vec<Value>) -> UpstreamState {
+    let raw: Vec<String> = tools.iter().map(Value::to_string).collect();
+    ready_raw(&raw)
 }
 
 fn down(error: &str) -> UpstreamState {
@@ -72,11 +84,18 @@ fn states(entries: Vec<(&str, UpstreamState)>) -> HashMap<String, UpstreamState>
         .collect()
 }
 
-fn exposed_names(composite: &Composite) -> Vec<&str> {
+fn exposed_names(composite: &Composite) -> Vec<String> {
     composite
-        .tools
+        .list(Entry::Tool)
+        .definitions
         .iter()
-        .map(|tool| tool["name"].as_str().expect("exposed tools have a name"))
+        .map(|tool| {
+            let tool: Value = serde_json::from_str(tool).expect("JSON");
+            tool["name"]
+                .as_str()
+                .expect("exposed tools have a name")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -126,7 +145,7 @@ fn servers_that_are_down_or_connecting_keep_their_route_without_tools() {
     ];
     // A down state that still carries tools: they must not be exposed.
     let mut files = down("connection refused");
-    files.tools = objects(vec![tool("read")]);
+    files.catalog = ready(vec![tool("read")]).catalog;
     let states = states(vec![
         ("weather", ready(vec![tool("forecast")])),
         ("files", files),
@@ -174,29 +193,92 @@ fn servers_that_are_down_or_connecting_keep_their_route_without_tools() {
 }
 
 #[test]
-fn exposed_definitions_keep_every_upstream_field_and_only_change_the_name() {
-    let upstream = json!({
-        "name": "forecast",
-        "title": "Forecast",
-        "description": "Weather for a city",
-        "inputSchema": { "type": "object", "properties": { "city": { "type": "string" } }, "required": ["city"] },
-        "outputSchema": { "type": "object" },
-        "annotations": { "readOnlyHint": true },
-        "icons": [{ "src": "https://example.com/i.png" }],
-        "_meta": { "vendor/x": 1 },
-        "someFutureField": [1, 2, 3]
-    });
+fn exposed_definitions_keep_every_upstream_byte_and_only_change_the_name() {
+    // Key order, spacing, number spelling and fields no model knows.
+    let upstream = r#"{ "title":"Forecast", "name" : "forecast", "inputSchema":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer","maximum":1.50e1}},"required":["city"]},"execution":{"taskSupport":"optional"},"_meta":{"vendor/x":1},"someFutureField":[1, 2, 3] }"#;
     let specs = [spec("weather", "http://127.0.0.1:3001/mcp", "weather_")];
-    let states = states(vec![("weather", ready(vec![upstream.clone()]))]);
+    let states = states(vec![("weather", ready_raw(&[upstream.to_owned()]))]);
     let composite = compose(&settings(), &specs, &states, Clusters::Unnamed);
 
-    let mut expected = upstream;
-    expected["name"] = json!("weather_forecast");
-    assert_eq!(composite.tools, [expected.clone()]);
+    let expected = upstream.replace(r#""name" : "forecast""#, r#""name" : "weather_forecast""#);
+    assert_eq!(
+        composite.list(Entry::Tool).definitions,
+        [Arc::<str>::from(expected.as_str())]
+    );
     // tools/list serves these bytes as they are.
-    let served: serde_json::Value =
-        serde_json::from_str(composite.tools_list_result.get()).expect("JSON");
-    assert_eq!(served, json!({ "tools": [expected] }));
+    assert_eq!(
+        composite.list(Entry::Tool).result.get(),
+        format!(r#"{{"tools":[{expected}]}}"#)
+    );
+}
+
+#[test]
+fn every_kind_is_listed_and_routed_and_capabilities_add_up() {
+    let mut state = ready(vec![tool("echo")]);
+    state.catalog.prompt = definitions(
+        Entry::Prompt,
+        &[r#"{"name":"greet","arguments":[{"name":"who"}]}"#.to_owned()],
+    );
+    state.catalog.resource = definitions(
+        Entry::Resource,
+        &[r#"{"uri":"test://static/1","name":"one"}"#.to_owned()],
+    );
+    state.catalog.resource_template = definitions(
+        Entry::ResourceTemplate,
+        &[r#"{"uriTemplate":"test://static/{id}","name":"any"}"#.to_owned()],
+    );
+    state.capabilities = Capabilities {
+        tools: true,
+        prompts: true,
+        resources: true,
+        resources_subscribe: true,
+        completions: false,
+        logging: true,
+    };
+    let specs = [
+        spec("everything", "http://127.0.0.1:3001/mcp", "e_"),
+        spec("plain", "http://127.0.0.1:3002/mcp", "p_"),
+    ];
+    let mut plain = ready(vec![tool("echo")]);
+    plain.capabilities.completions = true;
+    let composite = compose(
+        &settings(),
+        &specs,
+        &states(vec![("everything", state), ("plain", plain)]),
+        Clusters::Unnamed,
+    );
+    assert!(composite.issues.is_empty(), "{:?}", composite.issues);
+    assert_eq!(
+        composite.list(Entry::Prompt).result.get(),
+        r#"{"prompts":[{"name":"e_greet","arguments":[{"name":"who"}]}]}"#
+    );
+    assert_eq!(
+        composite.list(Entry::Resource).result.get(),
+        r#"{"resources":[{"uri":"test://static/1","name":"one"}]}"#,
+        "URIs are exposed unchanged"
+    );
+    assert_eq!(
+        composite.list(Entry::ResourceTemplate).result.get(),
+        r#"{"resourceTemplates":[{"uriTemplate":"test://static/{id}","name":"any"}]}"#
+    );
+    let route = route(&composite, "everything");
+    assert_eq!(route.prompts, ["greet"]);
+    assert_eq!(route.resources, ["test://static/1"]);
+    assert_eq!(route.resource_templates, ["test://static/{id}"]);
+    assert_eq!(
+        composite.capabilities,
+        Capabilities {
+            tools: true,
+            prompts: true,
+            resources: true,
+            resources_subscribe: true,
+            completions: true,
+            logging: true,
+        }
+    );
+    let status = serde_json::to_value(&composite.servers[0]).expect("JSON");
+    assert_eq!(status["prompts"], json!(["greet"]));
+    assert_eq!(status["resourceTemplates"], json!(["test://static/{id}"]));
 }
 
 #[test]
@@ -218,13 +300,14 @@ fn a_name_two_servers_expose_goes_to_the_first_listed_and_is_reported() {
     assert_eq!(
         composite.issues,
         [BuildIssue::NameConflict {
+            entry: Entry::Tool,
             name: "search".to_owned(),
             kept: "docs".to_owned(),
             dropped: "web".to_owned(),
         }]
     );
     assert_eq!(exposed_names(&composite), ["search", "fetch"]);
-    assert_eq!(composite.tools[0]["description"], "from docs");
+    assert!(composite.list(Entry::Tool).definitions[0].contains("from docs"));
     assert_eq!(route(&composite, "web").tools, ["fetch"]);
 }
 
@@ -324,13 +407,17 @@ fn publish_signals_a_change_only_when_health_or_tools_change() {
 #[test]
 fn recompose_reports_and_announces_only_changes_of_the_exposed_list() {
     let catalog = Catalog::new(settings());
-    let mut announcements = catalog.subscribe_tools_changed();
+    let mut announcements = catalog.subscribe_lists_changed();
+    let tools_only = PerEntry {
+        tool: true,
+        ..PerEntry::default()
+    };
     let specs = [spec("weather", "http://127.0.0.1:3001/mcp", "weather_")];
     let recompose = || catalog.recompose(&settings(), &specs, Clusters::Unnamed);
 
     let (composite, changed) = recompose();
-    assert!(!changed, "nothing discovered yet: still no tools");
-    assert!(composite.tools.is_empty());
+    assert!(!changed.any(), "nothing discovered yet: still no tools");
+    assert!(composite.list(Entry::Tool).definitions.is_empty());
     assert_eq!(
         composite.route_table.servers.len(),
         1,
@@ -340,9 +427,9 @@ fn recompose_reports_and_announces_only_changes_of_the_exposed_list() {
 
     catalog.publish("weather", ready(vec![tool("forecast")]));
     let (composite, changed) = recompose();
-    assert!(changed);
+    assert_eq!(changed, tools_only);
     assert_eq!(exposed_names(&composite), ["weather_forecast"]);
-    assert_eq!(announcements.try_recv(), Ok(()));
+    assert_eq!(announcements.try_recv(), Ok(tools_only));
     assert_eq!(
         exposed_names(&catalog.current()),
         ["weather_forecast"],
@@ -350,14 +437,17 @@ fn recompose_reports_and_announces_only_changes_of_the_exposed_list() {
     );
 
     let (_, changed) = recompose();
-    assert!(!changed, "same list again");
+    assert!(!changed.any(), "same list again");
     assert_eq!(announcements.try_recv(), Err(TryRecvError::Empty));
 
     catalog.publish("weather", down("timed out"));
     let (composite, changed) = recompose();
-    assert!(changed, "the down server's tools were withdrawn");
-    assert!(composite.tools.is_empty());
-    assert_eq!(announcements.try_recv(), Ok(()));
+    assert_eq!(
+        changed, tools_only,
+        "the down server's tools were withdrawn"
+    );
+    assert!(composite.list(Entry::Tool).definitions.is_empty());
+    assert_eq!(announcements.try_recv(), Ok(tools_only));
 }
 
 #[test]
@@ -382,12 +472,12 @@ fn retain_forgets_servers_that_are_no_longer_configured() {
 #[test]
 fn a_change_is_announced_once_a_proxy_routes_with_its_table() {
     let catalog = Catalog::new(settings());
-    let mut announcements = catalog.subscribe_tools_changed();
+    let mut announcements = catalog.subscribe_lists_changed();
     let specs = [spec("weather", "http://127.0.0.1:3001/mcp", "weather_")];
     catalog.publish("weather", ready(vec![tool("forecast")]));
     let next = catalog.compose_current(&settings(), &specs, Clusters::Unnamed);
     let id = next.route_table.id.clone();
-    assert!(catalog.install(next, false));
+    assert!(catalog.install(next, false).tool);
     assert_eq!(
         announcements.try_recv(),
         Err(TryRecvError::Empty),
@@ -396,7 +486,7 @@ fn a_change_is_announced_once_a_proxy_routes_with_its_table() {
     catalog.table_in_use("some older table");
     assert_eq!(announcements.try_recv(), Err(TryRecvError::Empty));
     catalog.table_in_use(&id);
-    assert_eq!(announcements.try_recv(), Ok(()));
+    assert!(announcements.try_recv().expect("announced").tool);
     catalog.table_in_use(&id);
     assert_eq!(announcements.try_recv(), Err(TryRecvError::Empty), "once");
 }

@@ -64,6 +64,7 @@ fn route_table() -> RouterConfig {
         forward_authorization: false,
         forward_headers: Vec::new(),
         tools: vec!["forecast \"quoted\"".to_owned()],
+        ..ServerRoute::new("", "", "", "")
     };
     router_config::build_route_table(settings, vec![server]).config
 }

@@ -11,12 +11,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use mcp_protocol::{ErrorCode, headers};
+use axum::response::Response;
+use mcp_protocol::headers;
+use mcp_protocol::refusal::Refusal;
 
-use super::rpc::RpcFailure;
+use super::rpc;
 use crate::state::AppState;
 
 /// The middleware: passes requests that carry the token in force.
@@ -32,12 +32,7 @@ pub async fn require(State(state): State<Arc<AppState>>, request: Request, next:
                 path = request.uri().path(),
                 "refused a request that did not come through the gateway's Envoy"
             );
-            return RpcFailure::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidRequest,
-                "Unauthorized: the broker serves only the gateway's Envoy; send MCP requests to the gateway",
-            )
-            .into_response();
+            return rpc::refuse(Refusal::NotFromGateway);
         }
     }
     drop(runtime);

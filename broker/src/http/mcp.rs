@@ -1,26 +1,27 @@
 //! The MCP endpoint (Streamable HTTP, MCP 2025-11-25 "Transports"), for
-//! every message the router passes to the broker: `initialize`, `ping`,
-//! `tools/list`, notifications, client responses, `GET` streams and
-//! `DELETE`.
+//! every message the router does not route to an upstream itself:
+//! `initialize`, `ping`, the aggregated lists, `logging/setLevel`,
+//! notifications and `DELETE`. `GET` streams are in [`super::streams`].
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use mcp_protocol::identity::Identity;
 use mcp_protocol::message::{self, MessageKind};
-use mcp_protocol::{ErrorCode, access, headers, methods, versions};
+use mcp_protocol::refusal::Refusal;
+use mcp_protocol::{access, headers, methods, versions};
+use router_config::Entry;
 use serde_json::value::RawValue;
-use tokio_stream::wrappers::BroadcastStream;
 
 use super::rpc::{self, RpcFailure};
+use super::upstream_sessions;
+use crate::client_capabilities::ClientCapabilities;
 use crate::session_token::SessionClaims;
 use crate::state::AppState;
+use crate::upstream::Capabilities;
 
 /// Server name announced in `initialize`.
 pub const SERVER_NAME: &str = "mcp-wasm-gateway";
@@ -31,18 +32,16 @@ pub async fn post(
     request_headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(failure) = check_origin(&state, &request_headers) {
-        return failure.into_response();
+    if let Err(refusal) = check_access(&state, &request_headers) {
+        return rpc::refuse(refusal);
     }
     let message = match message::parse(&body) {
         Ok(message) => message,
         Err(failure) => {
-            return RpcFailure {
-                status: StatusCode::BAD_REQUEST,
-                error: failure.rpc_error(),
-                id: failure.id(),
-            }
-            .into_response();
+            let id = failure.id();
+            return RpcFailure::from(Refusal::Malformed(failure))
+                .with_id(id.as_deref())
+                .into_response();
         }
     };
     let (method, id) = match &message.kind {
@@ -58,109 +57,130 @@ pub async fn post(
     if let Some(version) = header_str(&request_headers, headers::PROTOCOL_VERSION)
         && !versions::is_supported(version)
     {
-        return RpcFailure::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            format!(
-                "Bad Request: unsupported MCP-Protocol-Version {version:?}; this gateway speaks {}",
-                versions::SUPPORTED.join(", ")
-            ),
-        )
-        .into_response();
+        return rpc::refuse(Refusal::UnsupportedProtocolVersion {
+            version: version.to_owned(),
+        });
     }
 
     if method == methods::INITIALIZE {
         let Some(id) = id else {
-            return RpcFailure::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidRequest,
-                "Invalid Request: initialize is a request and needs an \"id\"",
-            )
-            .into_response();
+            return rpc::refuse(Refusal::InvalidMessage {
+                detail: "initialize is a request and needs an \"id\"".to_owned(),
+            });
         };
         return initialize(&state, id, &body, &request_headers);
     }
 
-    let claims = match session(&state, &request_headers) {
-        Ok(claims) => claims,
-        Err(failure) => return failure.with_id(id).into_response(),
+    let (gateway, claims) = match session(&state, &request_headers) {
+        Ok(session) => session,
+        Err(refusal) => return RpcFailure::from(refusal).with_id(id).into_response(),
     };
     let Some(id) = id else {
-        // Notifications and client responses: accepted, nothing to answer.
+        // Client responses: the router relays answers to upstream requests
+        // itself (`mcp_protocol::relay_id`); one that reaches the broker
+        // answers nothing it asked. Notifications: relayed where the
+        // upstreams need them.
+        if matches!(message.kind, MessageKind::Call { .. }) {
+            upstream_sessions::relay_notification(&state, gateway, method, &body);
+        }
         return StatusCode::ACCEPTED.into_response();
+    };
+    let refuse = |refusal: Refusal| RpcFailure::from(refusal).with_id(Some(id)).into_response();
+    let list = |entry: Entry| {
+        if has_cursor(&body) {
+            return refuse(Refusal::InvalidCursor);
+        }
+        // The list of the table the asking proxy routes with.
+        let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
+        let composite = state.catalog.for_table(table);
+        rpc::result(id, &*composite.list(entry).result)
     };
     match method {
         methods::PING => rpc::result(id, serde_json::json!({})),
-        methods::TOOLS_LIST => {
-            // The list of the table the asking proxy routes with.
-            let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
-            let composite = state.catalog.for_table(table);
-            rpc::result(id, &*composite.tools_list_result)
+        methods::TOOLS_LIST => list(Entry::Tool),
+        methods::PROMPTS_LIST => list(Entry::Prompt),
+        methods::RESOURCES_LIST => list(Entry::Resource),
+        methods::RESOURCES_TEMPLATES_LIST => list(Entry::ResourceTemplate),
+        methods::LOGGING_SET_LEVEL => {
+            if !state.catalog.current().capabilities.logging {
+                return refuse(Refusal::MethodNotFound {
+                    method: method.to_owned(),
+                });
+            }
+            match upstream_sessions::set_log_level(&state, gateway, &claims, &body).await {
+                Ok(()) => rpc::result(id, serde_json::json!({})),
+                Err(refusal) => refuse(refusal),
+            }
         }
-        methods::TOOLS_CALL => RpcFailure::new(
-            StatusCode::OK,
-            ErrorCode::MethodNotFound,
-            "tools/call is routed by the mcp-router filter: call the gateway's Envoy listener, not the broker",
-        )
-        .with_id(Some(id))
-        .into_response(),
+        methods::TOOLS_CALL
+        | methods::PROMPTS_GET
+        | methods::RESOURCES_READ
+        | methods::RESOURCES_SUBSCRIBE
+        | methods::RESOURCES_UNSUBSCRIBE
+        | methods::COMPLETION_COMPLETE => refuse(Refusal::RoutedByFilter {
+            method: method.to_owned(),
+        }),
         other => {
-            tracing::debug!(method = other, version = claims.protocol_version, "method not offered");
-            RpcFailure::new(
-                StatusCode::OK,
-                ErrorCode::MethodNotFound,
-                format!("Method not found: {other}"),
-            )
-            .with_id(Some(id))
-            .into_response()
+            tracing::debug!(
+                method = other,
+                version = claims.protocol_version,
+                "method not offered"
+            );
+            refuse(Refusal::MethodNotFound {
+                method: other.to_owned(),
+            })
         }
     }
 }
 
+/// Whether a list request names a cursor: the gateway issues none.
+fn has_cursor(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/params/cursor").cloned())
+        .is_some_and(|cursor| !cursor.is_null())
+}
+
 /// `initialize`: agree on a version, mint the gateway session, bound to the
-/// identity of the request.
+/// identity of the request and carrying what its client declared.
 fn initialize(
     state: &AppState,
     id: &RawValue,
     body: &[u8],
     request_headers: &HeaderMap,
 ) -> Response {
-    let requested = serde_json::from_slice::<serde_json::Value>(body)
+    let params = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| {
-            v.pointer("/params/protocolVersion")?
-                .as_str()
-                .map(str::to_owned)
-        });
-    let Some(requested) = requested else {
-        return RpcFailure::new(
-            StatusCode::OK,
-            ErrorCode::InvalidParams,
-            "Invalid params: initialize needs params.protocolVersion",
-        )
+        .and_then(|v| v.get("params").cloned())
+        .unwrap_or_default();
+    let Some(requested) = params["protocolVersion"].as_str() else {
+        return RpcFailure::from(Refusal::InvalidParams {
+            detail: "initialize needs params.protocolVersion".to_owned(),
+        })
         .with_id(Some(id))
         .into_response();
     };
-    let version = versions::negotiate(&requested);
+    let version = versions::negotiate(requested);
+    let client = ClientCapabilities::of_initialize_params(&params["capabilities"]);
     let runtime = state.runtime.load();
     let identity = identity_of(
         request_headers,
         runtime.config.session_binding.identity_header.as_deref(),
     );
-    let session_id = runtime.signer.mint(version, identity);
+    let session_id = runtime.signer.mint(version, identity, client);
     state.metrics.sessions_started.inc();
     tracing::info!(requested, agreed = version, "gateway session started");
     let mut response = rpc::result(
         id,
         serde_json::json!({
             "protocolVersion": version,
-            "capabilities": { "tools": { "listChanged": true } },
+            "capabilities": advertised(&state.catalog.current().capabilities),
             "serverInfo": {
                 "name": SERVER_NAME,
                 "title": "MCP WASM Gateway",
                 "version": env!("CARGO_PKG_VERSION")
             },
-            "instructions": "Tools of several MCP servers behind one gateway; tool names carry their server's prefix."
+            "instructions": "Tools and prompts of several MCP servers behind one gateway; their names carry their server's prefix. Resource URIs are the servers' own."
         }),
     );
     if let Ok(value) = HeaderValue::from_str(&session_id) {
@@ -169,50 +189,38 @@ fn initialize(
     response
 }
 
-/// `GET {mcpPath}`: the session's server-to-client stream, carrying
-/// `notifications/tools/list_changed` when the aggregated list changes.
-pub async fn get(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Response {
-    if let Err(failure) = check_origin(&state, &request_headers) {
-        return failure.into_response();
+/// The capabilities `initialize` advertises: exactly what the federated
+/// upstreams offer. Tools are always listed (the list may be empty, and
+/// fills as upstreams come up); every list announces its changes.
+pub fn advertised(offered: &Capabilities) -> serde_json::Value {
+    let mut capabilities = serde_json::json!({ "tools": { "listChanged": true } });
+    if offered.prompts {
+        capabilities["prompts"] = serde_json::json!({ "listChanged": true });
     }
-    let accepts_sse = header_str(&request_headers, header::ACCEPT.as_str())
-        .is_some_and(|accept| accept.contains("text/event-stream"));
-    if !accepts_sse {
-        return RpcFailure::new(
-            StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::InvalidRequest,
-            "Not Acceptable: GET opens an SSE stream; send Accept: text/event-stream",
-        )
-        .into_response();
+    if offered.resources {
+        capabilities["resources"] =
+            serde_json::json!({ "subscribe": offered.resources_subscribe, "listChanged": true });
     }
-    if let Err(failure) = session(&state, &request_headers) {
-        return failure.into_response();
+    if offered.completions {
+        capabilities["completions"] = serde_json::json!({});
     }
-    let notification = serde_json::json!({
-        "jsonrpc": "2.0",
-        "method": methods::NOTIFICATION_TOOLS_LIST_CHANGED
-    })
-    .to_string();
-    let events = BroadcastStream::new(state.catalog.subscribe_tools_changed())
-        .map(move |_| Ok::<_, Infallible>(Event::default().data(notification.clone())));
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    if offered.logging {
+        capabilities["logging"] = serde_json::json!({});
+    }
+    capabilities
 }
 
 /// `DELETE {mcpPath}`: ends the gateway session and its upstream sessions.
 pub async fn delete(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Response {
-    if let Err(failure) = check_origin(&state, &request_headers) {
-        return failure.into_response();
+    if let Err(refusal) = check_access(&state, &request_headers) {
+        return rpc::refuse(refusal);
     }
-    if let Err(failure) = session(&state, &request_headers) {
-        return failure.into_response();
-    }
-    let Some(gateway) = header_str(&request_headers, headers::SESSION_ID) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let gateway = match session(&state, &request_headers) {
+        Ok((gateway, _)) => gateway.to_owned(),
+        Err(refusal) => return rpc::refuse(refusal),
     };
     let runtime = state.runtime.load_full();
-    let upstream = state.sessions.end(gateway, runtime.session_max_age());
+    let upstream = state.sessions.end(&gateway, runtime.session_max_age());
     state.metrics.sessions_ended.inc();
     tracing::info!(upstream_sessions = upstream.len(), "gateway session ended");
     let http = state.http.clone();
@@ -238,50 +246,33 @@ pub fn identity_of<'h>(
     )
 }
 
-/// The request's gateway session: 400 without one (MCP "Session
-/// Management": the server SHOULD answer 400), 404 when it is not one of
-/// ours, expired or ended (the client MUST then start a new session), 403
-/// when another identity opened it.
-fn session(state: &AppState, request_headers: &HeaderMap) -> Result<SessionClaims, RpcFailure> {
+/// The request's gateway session id and claims: 400 without one (MCP
+/// "Session Management": the server SHOULD answer 400), 404 when it is not
+/// one of ours, expired or ended (the client MUST then start a new
+/// session), 403 when another identity opened it.
+pub fn session<'h>(
+    state: &AppState,
+    request_headers: &'h HeaderMap,
+) -> Result<(&'h str, SessionClaims), Refusal> {
     let Some(id) = header_str(request_headers, headers::SESSION_ID) else {
-        return Err(RpcFailure::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            "Bad Request: Mcp-Session-Id header is required; send initialize first",
-        ));
-    };
-    let not_found = |reason: &str| {
-        RpcFailure::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::SessionNotFound,
-            format!("Session not found ({reason}); initialize a new session"),
-        )
+        return Err(Refusal::MissingSession);
     };
     let runtime = state.runtime.load();
-    let claims = runtime
-        .signer
-        .verify(id)
-        .map_err(|error| not_found(&error.to_string()))?;
+    let claims = runtime.signer.verify(id).map_err(|error| {
+        tracing::debug!(%error, "gateway session not found");
+        Refusal::SessionNotFound
+    })?;
     if state.sessions.is_ended(id) {
-        return Err(not_found("session ended"));
+        return Err(Refusal::SessionNotFound);
     }
     let identity = identity_of(
         request_headers,
         runtime.config.session_binding.identity_header.as_deref(),
     );
     if !claims.is_bound_to(identity) {
-        return Err(another_identity());
+        return Err(Refusal::SessionOfAnotherIdentity);
     }
-    Ok(claims)
-}
-
-/// The refusal of a session opened by another identity.
-pub fn another_identity() -> RpcFailure {
-    RpcFailure::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::Forbidden,
-        "Forbidden: this session was opened by another identity; initialize a session of your own",
-    )
+    Ok((id, claims))
 }
 
 /// MCP 2025-11-25 "Transports › Security Warning": a present Origin that is
@@ -289,30 +280,23 @@ pub fn another_identity() -> RpcFailure {
 /// not serve. The router applies the same rules (`mcp_protocol::access`)
 /// before anything reaches the broker; the broker checks again for where no
 /// router runs in front of it.
-fn check_origin(state: &AppState, request_headers: &HeaderMap) -> Result<(), RpcFailure> {
+pub fn check_access(state: &AppState, request_headers: &HeaderMap) -> Result<(), Refusal> {
     let runtime = state.runtime.load();
     let origin = header_str(request_headers, header::ORIGIN.as_str());
     if !access::origin_allowed(origin, &runtime.config.allowed_origins) {
-        return Err(RpcFailure::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            format!(
-                "Forbidden: origin {:?} is not allowed (see allowedOrigins)",
-                origin.unwrap_or_default()
-            ),
-        ));
+        return Err(Refusal::OriginNotAllowed {
+            origin: origin.unwrap_or_default().to_owned(),
+        });
     }
     let host = header_str(request_headers, header::HOST.as_str()).unwrap_or_default();
     if !access::host_allowed(host, &runtime.allowed_hosts()) {
-        return Err(RpcFailure::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            format!("Forbidden: host {host:?} is not served by this gateway (see allowedHosts)"),
-        ));
+        return Err(Refusal::HostNotAllowed {
+            host: host.to_owned(),
+        });
     }
     Ok(())
 }
 
-fn header_str<'h>(request_headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub fn header_str<'h>(request_headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     request_headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -17,6 +17,8 @@ mod mcp;
 mod rpc;
 mod session_api;
 pub mod status;
+mod streams;
+mod upstream_sessions;
 
 use std::sync::Arc;
 
@@ -42,7 +44,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     // head; an SSE stream's body goes on after it.
     let deadline = runtime.config.limits.request_timeout();
     let gateway = Router::new()
-        .route(&mcp_path, post(mcp::post).get(mcp::get).delete(mcp::delete))
+        .route(
+            &mcp_path,
+            post(mcp::post).get(streams::get).delete(mcp::delete),
+        )
         .route(SESSION_API_PATH, post(session_api::post))
         .route(
             router_config::session_api::TABLE_LOADED_PATH,

@@ -1,29 +1,27 @@
-//! JSON-RPC replies of the broker's endpoints: results, errors and the
-//! HTTP status each travels with. Error bodies come from
-//! [`mcp_protocol::RpcError::to_response_body`], the one place they are made.
+//! JSON-RPC replies of the broker's endpoints: results, and refusals. What
+//! a refusal says and which HTTP status carries it is decided in one place
+//! for router and broker alike, [`mcp_protocol::refusal::Refusal`]; error
+//! bodies come from [`mcp_protocol::RpcError::to_response_body`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mcp_protocol::{ErrorCode, RpcError};
+use mcp_protocol::refusal::Refusal;
 use serde_json::value::RawValue;
 
-/// A JSON-RPC error with its HTTP status and the request id it answers.
+/// A refusal and the request id it answers.
 #[derive(Debug)]
 pub struct RpcFailure {
-    pub status: StatusCode,
-    pub error: RpcError,
+    pub refusal: Refusal,
     pub id: Option<Box<RawValue>>,
 }
 
-impl RpcFailure {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        RpcFailure {
-            status,
-            error: RpcError::new(code, message),
-            id: None,
-        }
+impl From<Refusal> for RpcFailure {
+    fn from(refusal: Refusal) -> Self {
+        RpcFailure { refusal, id: None }
     }
+}
 
+impl RpcFailure {
     pub fn with_id(mut self, id: Option<&RawValue>) -> Self {
         self.id = id.map(RawValue::to_owned);
         self
@@ -32,8 +30,16 @@ impl RpcFailure {
 
 impl IntoResponse for RpcFailure {
     fn into_response(self) -> Response {
-        json_response(self.status, self.error.to_response_body(self.id.as_deref()))
+        let reply = self.refusal.reply(self.id.as_deref());
+        let status =
+            StatusCode::from_u16(reply.status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(status, reply.body)
     }
+}
+
+/// The response refusing a request whose id is not known (or irrelevant).
+pub fn refuse(refusal: Refusal) -> Response {
+    RpcFailure::from(refusal).into_response()
 }
 
 /// A JSON-RPC success response, `{"jsonrpc":"2.0","id":..,"result":..}`.

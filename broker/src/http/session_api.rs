@@ -14,10 +14,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mcp_protocol::{ErrorCode, headers};
+use mcp_protocol::headers;
+use mcp_protocol::refusal::Refusal;
 use router_config::session_api::{UpstreamSessionRequest, UpstreamSessionResponse};
 
-use super::rpc::RpcFailure;
+use super::rpc;
 use crate::metrics::HandshakeLabels;
 use crate::sessions::{Opened, StoreError};
 use crate::state::AppState;
@@ -31,29 +32,24 @@ pub async fn post(
     let request: UpstreamSessionRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            return RpcFailure::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidRequest,
-                format!("session API body: {error}"),
-            )
-            .into_response();
+            return rpc::refuse(Refusal::BadInternalRequest {
+                detail: format!("session API body: {error}"),
+            });
         }
     };
     let Some(gateway) = request_headers
         .get(headers::X_MCP_GATEWAY_SESSION)
         .and_then(|v| v.to_str().ok())
     else {
-        return RpcFailure::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            "session API: x-mcp-gateway-session header is required",
-        )
-        .into_response();
+        return rpc::refuse(Refusal::BadInternalRequest {
+            detail: "session API: x-mcp-gateway-session header is required".to_owned(),
+        });
     };
     let runtime = state.runtime.load_full();
     let claims = match runtime.signer.verify(gateway) {
         Ok(claims) if !state.sessions.is_ended(gateway) => claims,
-        _ => return session_not_found("gateway session not found"),
+        Ok(_) => return session_not_found("ended"),
+        Err(error) => return session_not_found(&error.to_string()),
     };
     // The router forwards the headers the client's request identified with.
     let identity = super::mcp::identity_of(
@@ -61,15 +57,12 @@ pub async fn post(
         runtime.config.session_binding.identity_header.as_deref(),
     );
     if !claims.is_bound_to(identity) {
-        return super::mcp::another_identity().into_response();
+        return rpc::refuse(Refusal::SessionOfAnotherIdentity);
     }
     let Some(spec) = runtime.spec(&request.server).cloned() else {
-        return RpcFailure::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorCode::UpstreamUnavailable,
-            format!("server {:?} is not configured", request.server),
-        )
-        .into_response();
+        return rpc::refuse(Refusal::ServerNotConfigured {
+            server: request.server,
+        });
     };
 
     let timeout = runtime.handshake_timeout();
@@ -84,9 +77,19 @@ pub async fn post(
                 // share it), so it owns what it uses.
                 let state = state.clone();
                 let spec = spec.clone();
+                // Declared as the client declared it; the level it set, if any.
+                let capabilities = claims.client_capabilities.to_json();
+                let log_level = state.sessions.log_level(gateway);
                 async move {
-                    let result =
-                        handshake::open(&state.http, &spec, claims.protocol_version, timeout).await;
+                    let result = handshake::open(
+                        &state.http,
+                        &spec,
+                        claims.protocol_version,
+                        capabilities,
+                        log_level,
+                        timeout,
+                    )
+                    .await;
                     state
                         .metrics
                         .upstream_handshakes
@@ -126,7 +129,7 @@ pub async fn post(
             if let Some(id) = &opened.session.session_id {
                 handshake::close(&state.http, &spec, id).await;
             }
-            session_not_found("gateway session ended")
+            session_not_found("ended while its upstream handshake ran")
         }
         Ok(Opened { session, .. }) => Json(UpstreamSessionResponse {
             session_id: session.session_id,
@@ -141,35 +144,27 @@ pub async fn post(
             },
         })
         .into_response(),
-        Err(StoreError::Handshake(error)) => RpcFailure::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorCode::UpstreamUnavailable,
-            error.to_string(),
-        )
-        .into_response(),
+        Err(StoreError::Handshake(error)) => rpc::refuse(Refusal::HandshakeFailed {
+            detail: error.to_string(),
+        }),
         Err(refusal @ StoreError::TooManyHandshakes { .. }) => {
             tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
-            RpcFailure::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::UpstreamUnavailable,
-                refusal.to_string(),
-            )
-            .into_response()
+            rpc::refuse(Refusal::TooManyHandshakes {
+                detail: refusal.to_string(),
+            })
         }
         Err(refusal @ StoreError::AtCapacity { .. }) => {
             tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
-            RpcFailure::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::UpstreamUnavailable,
-                refusal.to_string(),
-            )
-            .into_response()
+            rpc::refuse(Refusal::AtCapacity {
+                detail: refusal.to_string(),
+            })
         }
     }
 }
 
-fn session_not_found(message: &str) -> Response {
-    RpcFailure::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, message).into_response()
+fn session_not_found(reason: &str) -> Response {
+    tracing::debug!(reason, "session API: gateway session not found");
+    rpc::refuse(Refusal::SessionNotFound)
 }
 
 /// `POST /v1/route-tables/loaded`: a router reports the table it routes
@@ -180,11 +175,8 @@ pub async fn table_loaded(State(state): State<Arc<AppState>>, body: Bytes) -> Re
             state.catalog.table_in_use(&loaded.id);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(error) => RpcFailure::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            format!("route table report: {error}"),
-        )
-        .into_response(),
+        Err(error) => rpc::refuse(Refusal::BadInternalRequest {
+            detail: format!("route table report: {error}"),
+        }),
     }
 }

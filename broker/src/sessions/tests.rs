@@ -18,6 +18,7 @@ fn session(id: &str) -> UpstreamSession {
     UpstreamSession {
         session_id: Some(id.to_owned()),
         protocol_version: "2025-06-18".to_owned(),
+        capabilities: Default::default(),
     }
 }
 
@@ -306,6 +307,7 @@ async fn end_returns_the_held_upstream_sessions_and_marks_the_session_ended() {
             Ok::<_, TestError>(UpstreamSession {
                 session_id: None,
                 protocol_version: "2025-06-18".to_owned(),
+                capabilities: Default::default(),
             })
         })
         .await

@@ -1,51 +1,72 @@
-//! Discovery of one upstream's tools, as an MCP client (rmcp), for as long
-//! as the upstream is configured.
+//! Discovery of one upstream's catalogue (tools, prompts, resources,
+//! resource templates), as its MCP client, for as long as the upstream is
+//! configured.
 //!
-//! Connect (`initialize`), list all tools, then re-list on
-//! `notifications/tools/list_changed` or every refresh interval (the
-//! backstop, and the health check). A failure marks the upstream down and
-//! withdraws its tools; reconnection backs off from 1 s up to the refresh
-//! interval, so a returning upstream gets its tools back within one interval.
+//! Connect (`initialize`), list every kind the upstream declares (following
+//! `nextCursor`), then re-list a kind on its `notifications/*/list_changed`
+//! (read from the session's GET stream) or everything every refresh
+//! interval (the backstop, and the health check). A failure marks the
+//! upstream down and withdraws its catalogue; reconnection backs off from
+//! 1 s up to the refresh interval. Definitions are kept as the upstream
+//! sent them ([`Definition`]); a malformed one is left out with its reason.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
-use rmcp::service::{NotificationContext, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use tokio::sync::Notify;
+use futures::StreamExt;
+use router_config::Entry;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Health, UpstreamSpec, UpstreamState, handshake::CLIENT_NAME};
+use super::client::{ClientError, Connection};
+use super::{Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState};
 use crate::catalog::Catalog;
 
-/// The discovery client's handler: turns `list_changed` into a wake-up.
-#[derive(Clone)]
-struct DiscoveryHandler {
-    changed: Arc<Notify>,
-}
-
-impl ClientHandler for DiscoveryHandler {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.changed.notify_one();
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new(CLIENT_NAME, env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-}
-
-/// Timing of discovery.
-#[derive(Debug, Clone, Copy)]
+/// Timing and rules of discovery.
+#[derive(Debug, Clone)]
 pub struct DiscoveryTiming {
     pub refresh_interval: Duration,
     pub request_timeout: Duration,
+    /// The oldest protocol version an upstream may agree to.
+    pub min_protocol_version: String,
+}
+
+/// The pages one list may take at most (a misbehaving upstream's cursor
+/// could go on for ever).
+const MAX_PAGES: usize = 1000;
+
+/// What discovery declares: every capability a client may have, so the
+/// upstream reveals everything it offers (some list more tools to clients
+/// that can sample or elicit).
+pub fn discovery_capabilities() -> serde_json::Value {
+    serde_json::json!({ "sampling": {}, "elicitation": {}, "roots": { "listChanged": true } })
+}
+
+/// The list method and result member of each kind.
+pub fn list_method(entry: Entry) -> (&'static str, &'static str) {
+    match entry {
+        Entry::Tool => (mcp_protocol::methods::TOOLS_LIST, "tools"),
+        Entry::Prompt => (mcp_protocol::methods::PROMPTS_LIST, "prompts"),
+        Entry::Resource => (mcp_protocol::methods::RESOURCES_LIST, "resources"),
+        Entry::ResourceTemplate => (
+            mcp_protocol::methods::RESOURCES_TEMPLATES_LIST,
+            "resourceTemplates",
+        ),
+    }
+}
+
+/// The kinds a `notifications/*/list_changed` method announces.
+fn changed_kinds(method: &str) -> &'static [Entry] {
+    match method {
+        mcp_protocol::methods::NOTIFICATION_TOOLS_LIST_CHANGED => &[Entry::Tool],
+        mcp_protocol::methods::NOTIFICATION_PROMPTS_LIST_CHANGED => &[Entry::Prompt],
+        mcp_protocol::methods::NOTIFICATION_RESOURCES_LIST_CHANGED => {
+            &[Entry::Resource, Entry::ResourceTemplate]
+        }
+        _ => &[],
+    }
 }
 
 /// Runs discovery of `spec` until `cancel` fires, publishing every change
@@ -59,27 +80,41 @@ pub async fn run(
 ) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let changed = Arc::new(Notify::new());
-        match connect(&spec, &http, &changed, timing.request_timeout).await {
-            Ok(client) => {
+        let opened = tokio::time::timeout(
+            timing.request_timeout,
+            Connection::open(
+                &http,
+                spec.clone(),
+                mcp_protocol::versions::LATEST,
+                discovery_capabilities(),
+            ),
+        )
+        .await;
+        match opened {
+            Ok(Ok(connection)) if connection.protocol_version < timing.min_protocol_version => {
+                let error = format!(
+                    "it speaks MCP {}, older than the minimum {} (discovery.minProtocolVersion)",
+                    connection.protocol_version, timing.min_protocol_version
+                );
+                tracing::warn!(server = %spec.name, %error, "upstream left out");
+                catalog.publish(&spec.name, down(error));
+                connection.close(Duration::from_secs(2)).await;
+            }
+            Ok(Ok(connection)) => {
                 backoff = Duration::from_secs(1);
-                let info = client.peer_info().map(|info| {
-                    (
-                        info.protocol_version.as_str().to_owned(),
-                        serde_json::to_value(&info.server_info).ok(),
-                    )
-                });
                 tracing::info!(server = %spec.name, url = %spec.url, "connected to upstream");
-                let stop =
-                    watch_tools(&spec, &client, info, &changed, timing, &catalog, &cancel).await;
-                // Closing sends DELETE for the discovery session; bounded so
-                // a dead upstream cannot stall reconnection.
-                let _ = tokio::time::timeout(Duration::from_secs(2), client.cancel()).await;
+                let stop = watch(&spec, &connection, &timing, &catalog, &cancel).await;
+                connection.close(Duration::from_secs(2)).await;
                 if stop {
                     return;
                 }
             }
-            Err(error) => {
+            Ok(Err(error)) => {
+                tracing::warn!(server = %spec.name, url = %spec.url, %error, "cannot connect to upstream");
+                catalog.publish(&spec.name, down(format!("initialize failed: {error}")));
+            }
+            Err(_) => {
+                let error = format!("initialize timed out after {:?}", timing.request_timeout);
                 tracing::warn!(server = %spec.name, url = %spec.url, %error, "cannot connect to upstream");
                 catalog.publish(&spec.name, down(error));
             }
@@ -92,86 +127,166 @@ pub async fn run(
     }
 }
 
-type Client = RunningService<RoleClient, DiscoveryHandler>;
-
-async fn connect(
-    spec: &UpstreamSpec,
-    http: &reqwest::Client,
-    changed: &Arc<Notify>,
-    timeout: Duration,
-) -> Result<Client, String> {
-    let config = StreamableHttpClientTransportConfig::with_uri(spec.url.as_str())
-        .custom_headers(spec.headers());
-    let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
-    let handler = DiscoveryHandler {
-        changed: changed.clone(),
-    };
-    match tokio::time::timeout(timeout, handler.serve(transport)).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(error)) => Err(format!("initialize failed: {error}")),
-        Err(_) => Err(format!("initialize timed out after {timeout:?}")),
-    }
-}
-
-/// Lists tools until the upstream fails (`false`) or discovery is
+/// Lists the catalogue until the upstream fails (`false`) or discovery is
 /// cancelled (`true`).
-async fn watch_tools(
+async fn watch(
     spec: &UpstreamSpec,
-    client: &Client,
-    info: Option<(String, Option<serde_json::Value>)>,
-    changed: &Notify,
-    timing: DiscoveryTiming,
+    connection: &Connection,
+    timing: &DiscoveryTiming,
     catalog: &Catalog,
     cancel: &CancellationToken,
 ) -> bool {
-    let (protocol_version, server_info) = info.unzip();
-    loop {
-        match tokio::time::timeout(timing.request_timeout, client.list_all_tools()).await {
-            Ok(Ok(tools)) => {
-                let tools = tools
-                    .iter()
-                    .filter_map(|tool| match serde_json::to_value(tool) {
-                        Ok(serde_json::Value::Object(map)) => Some(map),
-                        _ => None,
-                    })
-                    .collect();
-                catalog.publish(
-                    &spec.name,
-                    UpstreamState {
-                        health: Health::Ready,
-                        tools,
-                        protocol_version: protocol_version.clone(),
-                        server_info: server_info.clone().flatten(),
-                        last_error: None,
-                        last_change: SystemTime::now(),
-                    },
-                );
+    let capabilities = Capabilities::of_initialize_result(connection.initialize_result.get());
+    let server_info = serde_json::from_str::<serde_json::Value>(connection.initialize_result.get())
+        .ok()
+        .and_then(|v| v.get("serverInfo").cloned());
+    // `list_changed` notifications arrive on the session's GET stream.
+    let (changed_tx, mut changed) = mpsc::channel::<Entry>(16);
+    let listener = match connection.listen().await {
+        Ok(Some(mut events)) => Some(tokio::spawn(async move {
+            while let Some(data) = events.next().await {
+                let method = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| v["method"].as_str().map(str::to_owned));
+                for kind in method.as_deref().map_or(&[][..], changed_kinds) {
+                    if changed_tx.send(*kind).await.is_err() {
+                        return;
+                    }
+                }
             }
-            Ok(Err(error)) => {
-                tracing::warn!(server = %spec.name, %error, "tools/list failed; upstream marked down");
-                catalog.publish(&spec.name, down(format!("tools/list failed: {error}")));
-                return false;
+        })),
+        // No GET stream: the refresh timer alone keeps the catalogue fresh.
+        Ok(None) | Err(_) => None,
+    };
+    let mut state = UpstreamState {
+        health: Health::Ready,
+        capabilities,
+        protocol_version: Some(connection.protocol_version.clone()),
+        server_info,
+        ..UpstreamState::connecting()
+    };
+    let mut stale: Vec<Entry> = Entry::ALL.to_vec();
+    let stop = loop {
+        for entry in stale.drain(..) {
+            if !capabilities.offers(entry) {
+                continue;
             }
-            Err(_) => {
-                tracing::warn!(server = %spec.name, "tools/list timed out; upstream marked down");
-                catalog.publish(
-                    &spec.name,
-                    down(format!(
-                        "tools/list timed out after {:?}",
-                        timing.request_timeout
-                    )),
-                );
-                return false;
+            match tokio::time::timeout(timing.request_timeout, list_all(connection, entry)).await {
+                // Some servers declare `resources` but implement only one of
+                // its two lists: the other is empty, not a failure.
+                Ok(Err(ClientError::Refused { code, .. }))
+                    if code == i64::from(mcp_protocol::ErrorCode::MethodNotFound.code()) =>
+                {
+                    state.catalog.get_mut(entry).clear();
+                }
+                Ok(Ok(raw)) => {
+                    let (definitions, rejected) = definitions(entry, raw);
+                    *state.catalog.get_mut(entry) = definitions;
+                    state.rejected.retain(|r| r.entry != entry);
+                    state.rejected.extend(rejected);
+                }
+                Ok(Err(error)) => {
+                    let (method, _) = list_method(entry);
+                    tracing::warn!(server = %spec.name, %error, "{method} failed; upstream marked down");
+                    catalog.publish(&spec.name, down(format!("{method} failed: {error}")));
+                    if let Some(listener) = listener {
+                        listener.abort();
+                    }
+                    return false;
+                }
+                Err(_) => {
+                    let (method, _) = list_method(entry);
+                    tracing::warn!(server = %spec.name, "{method} timed out; upstream marked down");
+                    catalog.publish(
+                        &spec.name,
+                        down(format!(
+                            "{method} timed out after {:?}",
+                            timing.request_timeout
+                        )),
+                    );
+                    if let Some(listener) = listener {
+                        listener.abort();
+                    }
+                    return false;
+                }
             }
         }
+        state.last_change = SystemTime::now();
+        catalog.publish(&spec.name, state.clone());
         tokio::select! {
-            () = changed.notified() => {
-                tracing::info!(server = %spec.name, "tools/list_changed received");
+            Some(entry) = changed.recv() => {
+                tracing::info!(server = %spec.name, "{} list_changed received", entry.noun());
+                stale.push(entry);
             }
-            () = tokio::time::sleep(timing.refresh_interval) => {}
-            () = cancel.cancelled() => return true,
+            () = tokio::time::sleep(timing.refresh_interval) => stale = Entry::ALL.to_vec(),
+            () = cancel.cancelled() => break true,
+        }
+    };
+    if let Some(listener) = listener {
+        listener.abort();
+    }
+    stop
+}
+
+/// Every definition of `entry`'s kind, following `nextCursor`.
+async fn list_all(
+    connection: &Connection,
+    entry: Entry,
+) -> Result<Vec<Box<RawValue>>, ClientError> {
+    let (method, member) = list_method(entry);
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let params = match &cursor {
+            Some(cursor) => serde_json::json!({ "cursor": cursor }),
+            None => serde_json::Value::Null,
+        };
+        let result = connection.request(method, &params).await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            next_cursor: Option<String>,
+        }
+        let items =
+            serde_json::from_str::<std::collections::HashMap<String, Box<RawValue>>>(result.get())
+                .ok()
+                .and_then(|mut members| members.remove(member))
+                .and_then(|items| serde_json::from_str::<Vec<Box<RawValue>>>(items.get()).ok())
+                .ok_or_else(|| ClientError::Malformed {
+                    method: method.to_owned(),
+                    detail: format!("no {member:?} list"),
+                })?;
+        all.extend(items);
+        cursor = serde_json::from_str::<Page>(result.get())
+            .ok()
+            .and_then(|p| p.next_cursor)
+            .filter(|c| !c.is_empty());
+        if cursor.is_none() {
+            return Ok(all);
         }
     }
+    Err(ClientError::Malformed {
+        method: method.to_owned(),
+        detail: format!("more than {MAX_PAGES} pages"),
+    })
+}
+
+/// The well-formed definitions, and why the others were left out.
+fn definitions(entry: Entry, raw: Vec<Box<RawValue>>) -> (Vec<Definition>, Vec<Rejected>) {
+    let mut kept = Vec::with_capacity(raw.len());
+    let mut rejected = Vec::new();
+    for item in raw {
+        match Definition::parse(entry, item.get()) {
+            Ok(definition) => kept.push(definition),
+            Err(reason) => rejected.push(Rejected {
+                entry,
+                name: item.get().chars().take(80).collect(),
+                reason,
+            }),
+        }
+    }
+    (kept, rejected)
 }
 
 fn down(error: String) -> UpstreamState {
@@ -179,5 +294,16 @@ fn down(error: String) -> UpstreamState {
         health: Health::Down,
         last_error: Some(error),
         ..UpstreamState::connecting()
+    }
+}
+
+/// The declared capabilities an upstream must have for each kind; kept
+/// for `/status` readers: a kind it does not declare is not listed.
+pub fn offered(capabilities: &Capabilities) -> PerEntry<bool> {
+    PerEntry {
+        tool: capabilities.offers(Entry::Tool),
+        prompt: capabilities.offers(Entry::Prompt),
+        resource: capabilities.offers(Entry::Resource),
+        resource_template: capabilities.offers(Entry::ResourceTemplate),
     }
 }

@@ -1,15 +1,14 @@
 //! Opening and closing the upstream session of one gateway session on one
 //! upstream: `initialize` then `notifications/initialized` (MCP 2025-11-25,
-//! "Lifecycle › Initialization"), over rmcp's Streamable HTTP client, which
-//! reads both JSON and SSE answers.
+//! "Lifecycle › Initialization"), declaring what the gateway session's
+//! client declared, so the upstream offers through the gateway what it
+//! would offer the client directly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::ClientJsonRpcMessage;
-use rmcp::transport::streamable_http_client::{StreamableHttpClient, StreamableHttpPostResponse};
-
-use super::UpstreamSpec;
+use super::client::{ClientError, Connection};
+use super::{Capabilities, UpstreamSpec};
 
 /// An upstream session, as the router uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +17,8 @@ pub struct UpstreamSession {
     pub session_id: Option<String>,
     /// The version the upstream agreed to.
     pub protocol_version: String,
+    /// What the upstream declared in this session.
+    pub capabilities: Capabilities,
 }
 
 /// Why a handshake failed.
@@ -25,131 +26,100 @@ pub struct UpstreamSession {
 pub enum HandshakeError {
     #[error("upstream {server:?} did not answer within {timeout:?}")]
     Timeout { server: String, timeout: Duration },
-    #[error("upstream {server:?} failed the handshake: {detail}")]
-    Failed { server: String, detail: String },
-    #[error("upstream {server:?} refused initialize: {message}")]
-    Refused { server: String, message: String },
+    #[error("upstream {server:?} failed the handshake: {source}")]
+    Failed {
+        server: String,
+        #[source]
+        source: ClientError,
+    },
 }
 
 /// Client identity sent to upstreams.
 pub const CLIENT_NAME: &str = "mcp-wasm-gateway";
 
+/// How long closing an upstream session may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Performs the handshake, asking for `protocol_version` (the gateway
-/// session's). The gateway declares no client capabilities: it does not
-/// relay sampling, elicitation or roots requests.
+/// session's) and declaring `capabilities` (the gateway session's client's);
+/// then, if the client set a logging level (`log_level`) and the upstream
+/// offers logging, `logging/setLevel`, so the level is in force before the
+/// first routed call.
 ///
 /// # Errors
-/// [`HandshakeError`] when the upstream cannot be reached, answers with an
-/// error, or does not answer within `timeout`.
+/// [`HandshakeError`] when the upstream cannot be reached, refuses, or does
+/// not answer within `timeout`. A refused `logging/setLevel` is only logged.
 pub async fn open(
     http: &reqwest::Client,
-    spec: &UpstreamSpec,
+    spec: &Arc<UpstreamSpec>,
     protocol_version: &str,
+    capabilities: serde_json::Value,
+    log_level: Option<String>,
     timeout: Duration,
 ) -> Result<UpstreamSession, HandshakeError> {
-    tokio::time::timeout(timeout, open_inner(http, spec, protocol_version))
+    let opening = async {
+        let connection =
+            Connection::open(http, spec.clone(), protocol_version, capabilities).await?;
+        let declared = Capabilities::of_initialize_result(connection.initialize_result.get());
+        if let Some(level) = log_level.filter(|_| declared.logging) {
+            set_log_level(&connection, &level).await;
+        }
+        Ok::<_, ClientError>((connection, declared))
+    };
+    let (opened, capabilities) = tokio::time::timeout(timeout, opening)
         .await
         .map_err(|_| HandshakeError::Timeout {
             server: spec.name.clone(),
             timeout,
         })?
+        .map_err(|source| HandshakeError::Failed {
+            server: spec.name.clone(),
+            source,
+        })?;
+    Ok(UpstreamSession {
+        session_id: opened.session_id,
+        protocol_version: opened.protocol_version,
+        capabilities,
+    })
 }
 
-async fn open_inner(
-    http: &reqwest::Client,
-    spec: &UpstreamSpec,
-    protocol_version: &str,
-) -> Result<UpstreamSession, HandshakeError> {
-    let failed = |detail: String| HandshakeError::Failed {
-        server: spec.name.clone(),
-        detail,
-    };
-    let uri: Arc<str> = Arc::from(spec.url.as_str());
-    let initialize = message(serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": protocol_version,
-            "capabilities": {},
-            "clientInfo": { "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") }
-        }
-    }))
-    .map_err(&failed)?;
-    let response = http
-        .post_message(uri.clone(), initialize, None, None, spec.headers())
+/// Sends `logging/setLevel` on `connection`; a refusal is only logged (the
+/// level is advice to the upstream, MCP "Logging").
+pub async fn set_log_level(connection: &Connection, level: &str) {
+    if let Err(error) = connection
+        .request(
+            mcp_protocol::methods::LOGGING_SET_LEVEL,
+            &serde_json::json!({ "level": level }),
+        )
         .await
-        .map_err(|e| failed(e.to_string()))?;
-    let (reply, session_id) = response
-        .expect_initialized::<reqwest::Error>()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let reply = serde_json::to_value(&reply).map_err(|e| failed(e.to_string()))?;
-    if let Some(error) = reply.get("error") {
-        return Err(HandshakeError::Refused {
-            server: spec.name.clone(),
-            message: error
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or("no message")
-                .to_owned(),
-        });
-    }
-    let agreed = reply
-        .pointer("/result/protocolVersion")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| failed("initialize result has no protocolVersion".to_owned()))?
-        .to_owned();
-    if let Some(id) = &session_id
-        && !mcp_protocol::session_id::is_valid(id.as_bytes())
     {
-        return Err(failed(format!("session id {id:?} is not visible ASCII")));
+        tracing::warn!(server = %connection.server(), %error, "logging/setLevel refused upstream");
     }
+}
 
-    let initialized = message(serde_json::json!({
-        "jsonrpc": "2.0",
-        "method": "notifications/initialized"
-    }))
-    .map_err(&failed)?;
-    let mut headers = spec.headers();
-    if let Ok(value) = http::HeaderValue::from_str(&agreed) {
-        headers.insert(
-            http::HeaderName::from_static(mcp_protocol::headers::PROTOCOL_VERSION),
-            value,
-        );
-    }
-    http.post_message(
-        uri,
-        initialized,
-        session_id.as_deref().map(Arc::from),
-        None,
-        headers,
+/// The connection of an upstream session opened by [`open`].
+pub fn connection(
+    http: &reqwest::Client,
+    spec: &Arc<UpstreamSpec>,
+    session: &UpstreamSession,
+) -> Connection {
+    Connection::resume(
+        http,
+        spec.clone(),
+        session.session_id.clone(),
+        session.protocol_version.clone(),
     )
-    .await
-    .and_then(StreamableHttpPostResponse::expect_accepted_or_json::<reqwest::Error>)
-    .map_err(|e| failed(format!("notifications/initialized: {e}")))?;
-    Ok(UpstreamSession {
-        session_id,
-        protocol_version: agreed,
-    })
 }
 
 /// Ends an upstream session (HTTP DELETE, MCP "Session Management").
 /// Failures are only logged: the upstream may already have forgotten it.
-pub async fn close(http: &reqwest::Client, spec: &UpstreamSpec, session_id: &str) {
-    let result = http
-        .delete_session(
-            Arc::from(spec.url.as_str()),
-            Arc::from(session_id),
-            None,
-            spec.headers(),
-        )
-        .await;
-    if let Err(error) = result {
-        tracing::debug!(server = %spec.name, %error, "upstream session DELETE failed");
-    }
-}
-
-fn message(value: serde_json::Value) -> Result<ClientJsonRpcMessage, String> {
-    serde_json::from_value(value).map_err(|e| format!("building a JSON-RPC message: {e}"))
+pub async fn close(http: &reqwest::Client, spec: &Arc<UpstreamSpec>, session_id: &str) {
+    Connection::resume(
+        http,
+        spec.clone(),
+        Some(session_id.to_owned()),
+        mcp_protocol::versions::LATEST.to_owned(),
+    )
+    .close(CLOSE_TIMEOUT)
+    .await;
 }

@@ -2,14 +2,16 @@
 //!
 //! [`on_request_head`] runs when the request headers arrive; POSTs to the
 //! MCP path are buffered and passed to [`on_request_body`]. See docs/architecture.md,
-//! "The request path": `tools/call` goes to the tool's upstream, every other
-//! message to the broker.
+//! "The request path": calls about one tool, prompt or resource (and
+//! answers to requests an upstream relayed) go to their upstream, every
+//! other message to the broker.
 
 use std::borrow::Cow;
 
 use mcp_protocol::identity::Identity;
-use mcp_protocol::message::{self, MessageKind, Params, ParamsObject};
-use mcp_protocol::{access, headers, methods, names, session_id, versions};
+use mcp_protocol::message::{self, MessageKind, NameField, Params, ParamsObject};
+use mcp_protocol::{access, headers, methods, names, relay_id, session_id, versions};
+use router_config::Entry;
 use serde_json::value::RawValue;
 
 use crate::table::RouteTable;
@@ -89,7 +91,7 @@ pub enum HeadDecision {
 pub enum BodyDecision<'b> {
     /// Pass to the broker with `x-mcp-method: method_label`.
     Broker { method_label: Cow<'b, str> },
-    /// Route a `tools/call` to its upstream.
+    /// Route to an upstream.
     Route(RoutedCall),
     /// Answer with an error, echoing `id` when the request had one.
     Reject {
@@ -98,19 +100,36 @@ pub enum BodyDecision<'b> {
     },
 }
 
-/// A `tools/call` bound for an upstream.
+/// What a routed message is routed by, and the header that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteKey {
+    /// A tool's upstream name (`x-mcp-toolname`).
+    Tool(String),
+    /// A prompt's upstream name (`x-mcp-promptname`).
+    Prompt(String),
+    /// A resource URI or template (`x-mcp-resourceuri`).
+    Resource(String),
+    /// The client's answer to a request the upstream relayed to it.
+    Answer,
+}
+
+/// A message bound for an upstream.
 #[derive(Debug, Clone)]
 pub struct RoutedCall {
     /// Index of the owning server in the route table.
     pub server_index: usize,
-    /// The tool's upstream name (`x-mcp-toolname`).
-    pub upstream_name: String,
-    /// The body rewrite, when the upstream name differs from the exposed one.
+    /// The JSON-RPC method (`x-mcp-method`), or
+    /// [`methods::RESPONSE_LABEL`] for an answer.
+    pub method: String,
+    pub key: RouteKey,
+    /// The body rewrite: the upstream name of a prefixed name, or the
+    /// upstream's own id of an answer.
     pub splice: Option<Splice>,
     /// The gateway session the call belongs to.
     pub gateway_session: String,
-    /// The request id as the client wrote it, for error replies.
-    pub id: Box<RawValue>,
+    /// The request id as the client wrote it, for error replies (`None`
+    /// for answers, which are not requests).
+    pub id: Option<Box<RawValue>>,
 }
 
 /// Decides on the request headers.
@@ -154,6 +173,13 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
 }
 
 /// Decides on a complete POST body (already known to be within the limit).
+///
+/// Routed to an upstream, by the same rules (a session, a supported
+/// version, an id): `tools/call` and `prompts/get` by name,
+/// `resources/read`, `resources/subscribe` and `resources/unsubscribe` by
+/// URI, `completion/complete` by its `ref`, and a client's answer to a
+/// relayed request by the server in its relay id. Everything else goes to
+/// the broker.
 pub fn on_request_body<'b>(
     table: &RouteTable,
     head: &RequestHead<'_>,
@@ -177,93 +203,226 @@ pub fn on_request_body<'b>(
     };
     let (method, params) = match message.kind {
         MessageKind::Response => {
-            return BodyDecision::Broker {
-                method_label: Cow::Borrowed(methods::RESPONSE_LABEL),
+            let relayed = message
+                .id
+                .zip(message.id_span.clone())
+                .and_then(|(id, span)| relay_id::answer(id, span));
+            let Some((server, splice)) = relayed else {
+                return BodyDecision::Broker {
+                    method_label: Cow::Borrowed(methods::RESPONSE_LABEL),
+                };
             };
+            let target = table
+                .server_index(&server)
+                .map(|server_index| Target {
+                    server_index,
+                    key: RouteKey::Answer,
+                    splice: Some(splice),
+                })
+                .ok_or(Refusal::UpstreamUnavailable {
+                    server,
+                    detail: "it is not in the route table any more".to_owned(),
+                });
+            return routed(head, methods::RESPONSE_LABEL, None, target);
         }
         MessageKind::Call { method, params } => (method, params),
     };
     if !is_header_safe_method(&method) {
         return reject(Refusal::InvalidMethodName, message.id);
     }
-    if method != methods::TOOLS_CALL {
-        return BodyDecision::Broker {
-            method_label: method,
-        };
-    }
-
-    // tools/call
+    let params = match params {
+        Params::Object(params) => Some(params),
+        _ => None,
+    };
+    let target = match method.as_ref() {
+        methods::TOOLS_CALL | methods::PROMPTS_GET => {
+            let entry = if method == methods::TOOLS_CALL {
+                Entry::Tool
+            } else {
+                Entry::Prompt
+            };
+            let name = params.as_ref().and_then(|p| p.name.as_ref());
+            by_name(table, entry, name, "params.name")
+        }
+        methods::RESOURCES_READ | methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => {
+            by_uri(table, params.as_ref().and_then(|p| p.uri.as_ref()), false)
+        }
+        methods::COMPLETION_COMPLETE => by_reference(table, params.as_ref()),
+        _ => {
+            return BodyDecision::Broker {
+                method_label: method,
+            };
+        }
+    };
     let Some(id) = message.id else {
         return reject(
             Refusal::InvalidMessage {
-                detail: "tools/call is a request and needs an \"id\"".to_owned(),
+                detail: format!("{method} is a request and needs an \"id\""),
             },
             None,
         );
     };
+    routed(head, &method, Some(id), target)
+}
+
+/// Where a routed message goes, before the request-wide checks.
+struct Target {
+    server_index: usize,
+    key: RouteKey,
+    splice: Option<Splice>,
+}
+
+/// The routed call, once the request carries a session and a version the
+/// gateway speaks.
+fn routed<'b>(
+    head: &RequestHead<'_>,
+    method: &str,
+    id: Option<&RawValue>,
+    target: Result<Target, Refusal>,
+) -> BodyDecision<'b> {
+    let reject = |refusal| BodyDecision::Reject {
+        refusal,
+        id: id.map(RawValue::to_owned),
+    };
     let Some(gateway_session) = head.session_id else {
-        return reject(Refusal::MissingSession, Some(id));
+        return reject(Refusal::MissingSession);
     };
     if let Some(version) = head.protocol_version
         && !versions::is_supported(version)
     {
-        return reject(
-            Refusal::UnsupportedProtocolVersion {
-                version: version.to_owned(),
-            },
-            Some(id),
-        );
+        return reject(Refusal::UnsupportedProtocolVersion {
+            version: version.to_owned(),
+        });
     }
-    let name_field = match params {
-        Params::Object(ParamsObject {
-            name: Some(name_field),
-            ..
-        }) => name_field,
-        _ => {
-            return reject(
-                Refusal::InvalidParams {
-                    detail: "tools/call needs params.name".to_owned(),
-                },
-                Some(id),
-            );
-        }
-    };
-    let Some(exposed) = message::decode_str(name_field.raw) else {
-        return reject(
-            Refusal::InvalidParams {
-                detail: "params.name must be a string".to_owned(),
-            },
-            Some(id),
-        );
-    };
+    match target {
+        Ok(target) => BodyDecision::Route(RoutedCall {
+            server_index: target.server_index,
+            method: method.to_owned(),
+            key: target.key,
+            splice: target.splice,
+            gateway_session: gateway_session.to_owned(),
+            id: id.map(RawValue::to_owned),
+        }),
+        Err(refusal) => reject(refusal),
+    }
+}
+
+/// A string member the method needs (`params.name`, `params.uri`).
+fn string_member<'a>(
+    field: Option<&'a NameField<'a>>,
+    member: &str,
+) -> Result<(Cow<'a, str>, &'a NameField<'a>), Refusal> {
+    let field = field.ok_or_else(|| Refusal::InvalidParams {
+        detail: format!("{member} is required"),
+    })?;
+    let value = message::decode_str(field.raw).ok_or_else(|| Refusal::InvalidParams {
+        detail: format!("{member} must be a string"),
+    })?;
+    Ok((value, field))
+}
+
+/// A tool or prompt, by its exposed name; the upstream name spliced in
+/// where the prefix made them differ.
+fn by_name(
+    table: &RouteTable,
+    entry: Entry,
+    name: Option<&NameField<'_>>,
+    member: &str,
+) -> Result<Target, Refusal> {
+    let (exposed, field) = string_member(name, member)?;
     if !names::is_routable_tool_name(&exposed) {
-        return reject(
-            Refusal::InvalidParams {
-                detail: format!(
-                    "a tool name is 1 to {} bytes without control characters",
-                    names::MAX_TOOL_NAME_LEN
-                ),
-            },
-            Some(id),
-        );
+        return Err(Refusal::InvalidParams {
+            detail: format!(
+                "a {} name is 1 to {} bytes without control characters",
+                entry.noun(),
+                names::MAX_TOOL_NAME_LEN
+            ),
+        });
     }
-    let Some(route) = table.lookup(&exposed) else {
-        return reject(
-            Refusal::UnknownTool {
-                name: exposed.into_owned(),
-            },
-            Some(id),
-        );
+    let route = match entry {
+        Entry::Prompt => table.lookup_prompt(&exposed),
+        _ => table.lookup(&exposed),
+    };
+    let Some(route) = route else {
+        let name = exposed.into_owned();
+        return Err(match entry {
+            Entry::Prompt => Refusal::UnknownPrompt { name },
+            _ => Refusal::UnknownTool { name },
+        });
     };
     let splice = (route.upstream_name != exposed)
-        .then(|| Splice::new(name_field.span.clone(), route.upstream_name));
-    BodyDecision::Route(RoutedCall {
+        .then(|| Splice::new(field.span.clone(), route.upstream_name));
+    let upstream_name = route.upstream_name.to_owned();
+    Ok(Target {
         server_index: route.server_index,
-        upstream_name: route.upstream_name.to_owned(),
+        key: match entry {
+            Entry::Prompt => RouteKey::Prompt(upstream_name),
+            _ => RouteKey::Tool(upstream_name),
+        },
         splice,
-        gateway_session: gateway_session.to_owned(),
-        id: id.to_owned(),
     })
+}
+
+/// A resource, by its URI (or, for a completion reference, its template).
+fn by_uri(
+    table: &RouteTable,
+    uri: Option<&NameField<'_>>,
+    reference: bool,
+) -> Result<Target, Refusal> {
+    let member = if reference {
+        "params.ref.uri"
+    } else {
+        "params.uri"
+    };
+    let (uri, _) = string_member(uri, member)?;
+    if !names::is_routable_uri(&uri) {
+        return Err(Refusal::InvalidParams {
+            detail: format!(
+                "{member} must be 1 to {} bytes without control characters or spaces",
+                names::MAX_URI_LEN
+            ),
+        });
+    }
+    let route = if reference {
+        table.lookup_resource_reference(&uri)
+    } else {
+        table.lookup_resource(&uri)
+    };
+    match route {
+        Some(route) => Ok(Target {
+            server_index: route.server_index,
+            key: RouteKey::Resource(uri.into_owned()),
+            splice: None,
+        }),
+        None => Err(Refusal::UnknownResource {
+            uri: shortened(&uri),
+        }),
+    }
+}
+
+/// `completion/complete`, by what it completes (MCP 2025-11-25,
+/// "Completion": `ref` is `{"type":"ref/prompt","name"}` or
+/// `{"type":"ref/resource","uri"}`).
+fn by_reference(table: &RouteTable, params: Option<&ParamsObject<'_>>) -> Result<Target, Refusal> {
+    let invalid = |detail: &str| Refusal::InvalidParams {
+        detail: detail.to_owned(),
+    };
+    let reference = params
+        .and_then(|p| p.reference.as_ref())
+        .filter(|r| !r.malformed)
+        .ok_or_else(|| invalid("params.ref must be an object"))?;
+    match reference.kind.and_then(message::decode_str).as_deref() {
+        Some("ref/prompt") => by_name(
+            table,
+            Entry::Prompt,
+            reference.name.as_ref(),
+            "params.ref.name",
+        ),
+        Some("ref/resource") => by_uri(table, reference.uri.as_ref(), true),
+        _ => Err(invalid(
+            "params.ref.type must be \"ref/prompt\" or \"ref/resource\"",
+        )),
+    }
 }
 
 /// Client text echoed in an error message, cut to 128 characters.

@@ -42,11 +42,14 @@ pub struct CaseRequest {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "decision")]
 pub enum Expect {
-    /// Routed to `server`'s upstream as `toolname`, with exactly this body.
+    /// Routed to `server`'s upstream with exactly these router headers
+    /// (`x-mcp-method` and the one the method is routed by, such as
+    /// `x-mcp-toolname`; `x-mcp-servername` and `x-mcp-cluster` follow from
+    /// the server) and exactly this body.
     #[serde(rename = "route")]
     Route {
         server: String,
-        toolname: String,
+        headers: BTreeMap<String, String>,
         #[serde(rename = "upstreamBody")]
         upstream_body: String,
     },

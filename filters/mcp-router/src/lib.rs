@@ -27,6 +27,7 @@ pub mod fixtures;
 pub mod plan;
 pub mod response;
 pub mod session_cache;
+pub mod sse_relay;
 pub mod table;
 pub mod upstream;
 

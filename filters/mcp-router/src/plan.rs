@@ -4,11 +4,11 @@
 //! an upstream may receive) are tested natively here, not only through the
 //! proxy.
 
-use mcp_protocol::{headers, methods};
+use mcp_protocol::headers;
 use router_config::ServerRoute;
 use router_config::session_api::UpstreamSessionResponse;
 
-use crate::decision::{RequestHead, RoutedCall};
+use crate::decision::{RequestHead, RouteKey, RoutedCall};
 use mcp_protocol::refusal::Refusal;
 
 /// One change to the request headers.
@@ -31,7 +31,8 @@ pub struct RoutePlan {
 /// `body`.
 ///
 /// Sets `:authority` and `:path` to the server's route, the router's own
-/// headers (`x-mcp-method`, `x-mcp-servername`, `x-mcp-toolname`,
+/// headers (`x-mcp-method`, `x-mcp-servername`, the one the call is routed
+/// by: `x-mcp-toolname`, `x-mcp-promptname` or `x-mcp-resourceuri`, and
 /// `x-mcp-cluster`), and `content-length` when the body changed; removes
 /// every client credential header the server did not opt into.
 ///
@@ -48,7 +49,7 @@ pub fn route_plan(
     let new_body = match &call.splice {
         Some(splice) => {
             let spliced = splice.apply(body).ok_or_else(|| Refusal::Internal {
-                detail: "tool name span outside the body".to_owned(),
+                detail: "splice span outside the body".to_owned(),
             })?;
             if head.content_length.is_some() {
                 ops.push(HeaderOp::Set("content-length", spliced.len().to_string()));
@@ -59,18 +60,22 @@ pub fn route_plan(
     };
     ops.push(HeaderOp::Set(headers::AUTHORITY, server.authority.clone()));
     ops.push(HeaderOp::Set(":path", server.path.clone()));
-    ops.push(HeaderOp::Set(
-        headers::X_MCP_METHOD,
-        methods::TOOLS_CALL.to_owned(),
-    ));
+    ops.push(HeaderOp::Set(headers::X_MCP_METHOD, call.method.clone()));
     ops.push(HeaderOp::Set(
         headers::X_MCP_SERVERNAME,
         server.name.clone(),
     ));
-    ops.push(HeaderOp::Set(
-        headers::X_MCP_TOOLNAME,
-        call.upstream_name.clone(),
-    ));
+    match &call.key {
+        RouteKey::Tool(name) => ops.push(HeaderOp::Set(headers::X_MCP_TOOLNAME, name.clone())),
+        RouteKey::Prompt(name) => {
+            ops.push(HeaderOp::Set(headers::X_MCP_PROMPTNAME, name.clone()));
+        }
+        RouteKey::Resource(uri) => ops.push(HeaderOp::Set(
+            headers::X_MCP_RESOURCEURI,
+            mcp_protocol::names::header_safe_uri(uri).into_owned(),
+        )),
+        RouteKey::Answer => {}
+    }
     if let Some(cluster) = &server.cluster {
         ops.push(HeaderOp::Set(headers::X_MCP_CLUSTER, cluster.clone()));
     }
@@ -145,16 +150,18 @@ mod tests {
             forward_authorization,
             forward_headers: forward_headers.iter().map(|h| (*h).to_owned()).collect(),
             tools: vec!["get".to_owned()],
+            ..ServerRoute::new("", "", "", "")
         }
     }
 
     fn call(splice: Option<Splice>) -> RoutedCall {
         RoutedCall {
             server_index: 0,
-            upstream_name: "get".to_owned(),
+            method: "tools/call".to_owned(),
+            key: RouteKey::Tool("get".to_owned()),
             splice,
             gateway_session: "gw".to_owned(),
-            id: RawValue::from_string("1".to_owned()).expect("raw id"),
+            id: Some(RawValue::from_string("1".to_owned()).expect("raw id")),
         }
     }
 
@@ -200,6 +207,46 @@ mod tests {
                 HeaderOp::Set("x-mcp-toolname", "get".to_owned()),
                 HeaderOp::Set("x-mcp-cluster", "mcp_upstream_weather".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn each_kind_of_call_names_what_it_is_routed_by() {
+        let header = |method: &str, key: RouteKey| -> Vec<HeaderOp> {
+            let call = RoutedCall {
+                method: method.to_owned(),
+                key,
+                ..call(None)
+            };
+            route_plan(&server(false, &[]), &call, &head_with(&[]), b"{}")
+                .expect("plans")
+                .headers
+                .into_iter()
+                .filter(|op| {
+                    matches!(op, HeaderOp::Set(name, _) if name.starts_with("x-mcp-") && *name != "x-mcp-servername" && *name != "x-mcp-cluster")
+                })
+                .collect()
+        };
+        assert_eq!(
+            header("prompts/get", RouteKey::Prompt("brief".to_owned())),
+            vec![
+                HeaderOp::Set("x-mcp-method", "prompts/get".to_owned()),
+                HeaderOp::Set("x-mcp-promptname", "brief".to_owned()),
+            ]
+        );
+        assert_eq!(
+            header(
+                "resources/read",
+                RouteKey::Resource("file:///caf\u{e9}".to_owned())
+            ),
+            vec![
+                HeaderOp::Set("x-mcp-method", "resources/read".to_owned()),
+                HeaderOp::Set("x-mcp-resourceuri", "file:///caf%C3%A9".to_owned()),
+            ]
+        );
+        assert_eq!(
+            header("response", RouteKey::Answer),
+            vec![HeaderOp::Set("x-mcp-method", "response".to_owned())]
         );
     }
 

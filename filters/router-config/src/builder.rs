@@ -6,7 +6,8 @@ use mcp_protocol::{headers, names};
 use sha2::{Digest, Sha256};
 
 use crate::types::{
-    AccessRules, BrokerRoute, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute, SessionSettings,
+    AccessRules, BrokerRoute, Entry, Limits, RouterConfig, SCHEMA_VERSION, ServerRoute,
+    SessionSettings,
 };
 
 /// The parts of a route table that do not come from upstream servers.
@@ -50,15 +51,19 @@ pub enum BuildIssue {
         prefix: String,
         owner: String,
     },
-    /// The tool's exposed name cannot be routed (see
-    /// [`names::is_routable_tool_name`]); the tool was left out.
-    InvalidTool {
+    /// The entry's exposed name or URI cannot be routed (see
+    /// [`names::is_routable_tool_name`], [`names::is_routable_uri`]); the
+    /// entry was left out.
+    InvalidEntry {
+        entry: Entry,
         server: String,
-        tool: String,
+        name: String,
         reason: String,
     },
-    /// Two servers expose the same name; the earlier server keeps it.
+    /// Two servers expose the same name (or URI, or URI template); the
+    /// earlier server keeps it.
     NameConflict {
+        entry: Entry,
         name: String,
         kept: String,
         dropped: String,
@@ -85,18 +90,25 @@ impl std::fmt::Display for BuildIssue {
                 f,
                 "server {server:?} left out: prefix {prefix:?} is already used by server {owner:?}"
             ),
-            BuildIssue::InvalidTool {
+            BuildIssue::InvalidEntry {
+                entry,
                 server,
-                tool,
+                name,
                 reason,
-            } => write!(f, "tool {tool:?} of server {server:?} left out: {reason}"),
+            } => write!(
+                f,
+                "{} {name:?} of server {server:?} left out: {reason}",
+                entry.noun()
+            ),
             BuildIssue::NameConflict {
+                entry,
                 name,
                 kept,
                 dropped,
             } => write!(
                 f,
-                "tool name {name:?} is exposed by servers {kept:?} and {dropped:?}; {kept:?} keeps it (listed first)"
+                "{} {name:?} is exposed by servers {kept:?} and {dropped:?}; {kept:?} keeps it (listed first)",
+                entry.noun()
             ),
         }
     }
@@ -112,9 +124,11 @@ impl std::fmt::Display for BuildIssue {
 /// Deterministic: the same input gives the same table, byte for byte. Rules:
 /// - a server with an invalid name, prefix, authority or path, a duplicate
 ///   name, or a non-empty prefix already taken is left out;
-/// - a tool whose exposed name (`prefix + name`) is not routable is left
-///   out; repeated tool names within one server count once;
-/// - an exposed name claimed by two servers goes to the one listed first.
+/// - a tool or prompt whose exposed name (`prefix + name`), or a resource
+///   or template whose URI, is not routable is left out; repeated entries
+///   within one server count once;
+/// - an exposed name (or URI, or template) claimed by two servers goes to
+///   the one listed first, kind by kind.
 ///
 /// Every omission is reported in [`RouteTableBuild::issues`].
 pub fn build_route_table(
@@ -125,7 +139,8 @@ pub fn build_route_table(
     let mut servers = Vec::with_capacity(upstreams.len());
     let mut server_names = HashSet::new();
     let mut prefix_owner: HashMap<String, String> = HashMap::new();
-    let mut name_owner: HashMap<String, String> = HashMap::new();
+    // Per kind: exposed name (or URI) → the server that keeps it.
+    let mut owners: HashMap<Entry, HashMap<String, String>> = HashMap::new();
 
     for mut upstream in upstreams {
         if let Err(reason) = validate_server(&upstream) {
@@ -153,33 +168,39 @@ pub fn build_route_table(
             prefix_owner.insert(upstream.prefix.clone(), upstream.name.clone());
         }
 
-        let discovered = std::mem::take(&mut upstream.tools);
-        let mut seen = HashSet::with_capacity(discovered.len());
-        for tool in discovered {
-            if !seen.insert(tool.clone()) {
-                continue;
-            }
-            let exposed = names::exposed_name(&upstream.prefix, &tool);
-            if !names::is_routable_tool_name(&exposed) {
-                issues.push(BuildIssue::InvalidTool {
-                    server: upstream.name.clone(),
-                    tool,
-                    reason: format!(
-                        "a routable name is 1 to {} bytes with no control characters",
-                        names::MAX_TOOL_NAME_LEN
-                    ),
-                });
-                continue;
-            }
-            match name_owner.get(&exposed) {
-                Some(kept) => issues.push(BuildIssue::NameConflict {
-                    name: exposed,
-                    kept: kept.clone(),
-                    dropped: upstream.name.clone(),
-                }),
-                None => {
-                    name_owner.insert(exposed, upstream.name.clone());
-                    upstream.tools.push(tool);
+        for entry in Entry::ALL {
+            let discovered = upstream.take_entries(entry);
+            let owners = owners.entry(entry).or_default();
+            let mut seen = HashSet::with_capacity(discovered.len());
+            for name in discovered {
+                if !seen.insert(name.clone()) {
+                    continue;
+                }
+                let exposed = if entry.is_prefixed() {
+                    names::exposed_name(&upstream.prefix, &name)
+                } else {
+                    name.clone()
+                };
+                if let Err(reason) = routable(entry, &exposed) {
+                    issues.push(BuildIssue::InvalidEntry {
+                        entry,
+                        server: upstream.name.clone(),
+                        name,
+                        reason,
+                    });
+                    continue;
+                }
+                match owners.get(&exposed) {
+                    Some(kept) => issues.push(BuildIssue::NameConflict {
+                        entry,
+                        name: exposed,
+                        kept: kept.clone(),
+                        dropped: upstream.name.clone(),
+                    }),
+                    None => {
+                        owners.insert(exposed, upstream.name.clone());
+                        upstream.push_entry(entry, name);
+                    }
                 }
             }
         }
@@ -198,6 +219,31 @@ pub fn build_route_table(
     };
     config.id = table_id(&config);
     RouteTableBuild { config, issues }
+}
+
+/// Whether an exposed entry can be routed: names go into headers, and so
+/// do URIs (percent-encoded where they are not ASCII).
+fn routable(entry: Entry, exposed: &str) -> Result<(), String> {
+    if entry.is_prefixed() {
+        if names::is_routable_tool_name(exposed) {
+            return Ok(());
+        }
+        return Err(format!(
+            "a routable name is 1 to {} bytes with no control characters",
+            names::MAX_TOOL_NAME_LEN
+        ));
+    }
+    if !names::is_routable_uri(exposed) {
+        return Err(format!(
+            "a routable URI is 1 to {} bytes with no control characters or spaces",
+            names::MAX_URI_LEN
+        ));
+    }
+    if entry == Entry::ResourceTemplate {
+        crate::uri_template::UriTemplate::parse(exposed)
+            .map_err(|error| format!("not an RFC 6570 URI template: {error}"))?;
+    }
+    Ok(())
 }
 
 /// A table's id: 16 hex digits of SHA-256 over its JSON without the id.

@@ -171,9 +171,103 @@ pub struct ServerRoute {
     /// clients as `prefix + name`.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Upstream names of its prompts, exposed as `prefix + name` like tools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<String>,
+    /// URIs of its resources, exposed unchanged (`resources/read` of one
+    /// goes here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// URI templates (RFC 6570) of its resource templates, exposed
+    /// unchanged: a URI they match goes here, as does any URI of a scheme
+    /// only this server uses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_templates: Vec<String>,
 }
 
-/// One tool as clients see it, and where it goes.
+impl ServerRoute {
+    /// A server route without catalogue entries.
+    pub fn new(name: &str, prefix: &str, authority: &str, path: &str) -> Self {
+        ServerRoute {
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+            cluster: None,
+            forward_authorization: false,
+            forward_headers: Vec::new(),
+            tools: Vec::new(),
+            prompts: Vec::new(),
+            resources: Vec::new(),
+            resource_templates: Vec::new(),
+        }
+    }
+
+    /// Its entries of `entry`'s kind.
+    pub fn entries(&self, entry: Entry) -> &[String] {
+        match entry {
+            Entry::Tool => &self.tools,
+            Entry::Prompt => &self.prompts,
+            Entry::Resource => &self.resources,
+            Entry::ResourceTemplate => &self.resource_templates,
+        }
+    }
+
+    fn entries_mut(&mut self, entry: Entry) -> &mut Vec<String> {
+        match entry {
+            Entry::Tool => &mut self.tools,
+            Entry::Prompt => &mut self.prompts,
+            Entry::Resource => &mut self.resources,
+            Entry::ResourceTemplate => &mut self.resource_templates,
+        }
+    }
+
+    /// Takes its entries of `entry`'s kind out (the builder refills them).
+    pub(crate) fn take_entries(&mut self, entry: Entry) -> Vec<String> {
+        std::mem::take(self.entries_mut(entry))
+    }
+
+    pub(crate) fn push_entry(&mut self, entry: Entry, value: String) {
+        self.entries_mut(entry).push(value);
+    }
+}
+
+/// The kinds of catalogue entries a server offers through the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Entry {
+    Tool,
+    Prompt,
+    Resource,
+    ResourceTemplate,
+}
+
+impl Entry {
+    pub const ALL: [Entry; 4] = [
+        Entry::Tool,
+        Entry::Prompt,
+        Entry::Resource,
+        Entry::ResourceTemplate,
+    ];
+
+    /// Whether entries of this kind are exposed with the server's prefix
+    /// (names), or unchanged (URIs).
+    pub fn is_prefixed(self) -> bool {
+        matches!(self, Entry::Tool | Entry::Prompt)
+    }
+
+    /// How it reads in a sentence.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Entry::Tool => "tool",
+            Entry::Prompt => "prompt",
+            Entry::Resource => "resource",
+            Entry::ResourceTemplate => "resource template",
+        }
+    }
+}
+
+/// One catalogue entry as clients see it, and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExposedTool {
@@ -225,11 +319,21 @@ impl RouterConfig {
 
     /// Every tool routed by exact name, in table order.
     pub fn exposed_tools(&self) -> impl Iterator<Item = ExposedTool> + '_ {
-        self.servers.iter().flat_map(|server| {
-            server.tools.iter().map(move |tool| ExposedTool {
-                name: mcp_protocol::names::exposed_name(&server.prefix, tool),
+        self.exposed(Entry::Tool)
+    }
+
+    /// Every entry of `entry`'s kind, in table order, with the name (or
+    /// URI) clients use.
+    pub fn exposed(&self, entry: Entry) -> impl Iterator<Item = ExposedTool> + '_ {
+        self.servers.iter().flat_map(move |server| {
+            server.entries(entry).iter().map(move |name| ExposedTool {
+                name: if entry.is_prefixed() {
+                    mcp_protocol::names::exposed_name(&server.prefix, name)
+                } else {
+                    name.clone()
+                },
                 server: server.name.clone(),
-                upstream_name: tool.clone(),
+                upstream_name: name.clone(),
             })
         })
     }

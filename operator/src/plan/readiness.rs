@@ -40,21 +40,24 @@ pub(super) fn server_outcome(
                 return outcome(server, Readiness::new(Reason::PrefixConflict, message), 0);
             }
             BuildIssue::NameConflict {
+                entry,
                 name,
                 kept,
                 dropped,
             } if *dropped == server.name => {
                 notes.push(format!(
-                    "tool {name:?} is hidden: registration {} exposes it first",
+                    "{} {name:?} is hidden: registration {} exposes it first",
+                    entry.noun(),
                     kept.replacen('.', "/", 1)
                 ));
             }
-            BuildIssue::InvalidTool {
+            BuildIssue::InvalidEntry {
+                entry,
                 server: s,
-                tool,
+                name,
                 reason,
             } if *s == server.name => {
-                notes.push(format!("tool {tool:?} is not routed: {reason}"));
+                notes.push(format!("{} {name:?} is not routed: {reason}", entry.noun()));
             }
             _ => {}
         }
@@ -99,14 +102,30 @@ pub(super) fn server_outcome(
             } else {
                 format!("with prefix {:?}", server.prefix)
             };
+            let mut found = vec![plural(count as usize, "tool")];
+            for (entries, noun) in [
+                (&upstream.prompts, "prompt"),
+                (&upstream.resources, "resource"),
+                (&upstream.resource_templates, "resource template"),
+            ] {
+                if !entries.is_empty() {
+                    found.push(plural(entries.len(), noun));
+                }
+            }
             notes.insert(
                 0,
                 format!(
                     "{} discovered at {}, routed {exposed}",
-                    plural(count as usize, "tool"),
+                    found.join(", "),
                     server.url
                 ),
             );
+            for rejected in &upstream.rejected {
+                notes.push(format!(
+                    "{} {:?} left out: {}",
+                    rejected.entry, rejected.name, rejected.reason
+                ));
+            }
             if let Some(note) = &server.note {
                 notes.push(note.clone());
             }

@@ -4,7 +4,8 @@ use super::*;
 
 use std::time::SystemTime;
 
-use crate::upstream::{Health, UpstreamState};
+use crate::upstream::{Capabilities, Definition, Health, PerEntry, UpstreamState};
+use router_config::Entry;
 
 #[tokio::test]
 async fn initialize_returns_a_signed_session_and_agrees_to_a_known_version() {
@@ -84,8 +85,11 @@ async fn a_request_without_a_session_is_a_bad_request() {
 #[tokio::test]
 async fn a_forged_or_foreign_session_is_not_found() {
     let state = broker(NO_SERVERS);
-    let foreign = SessionSigner::new(b"another broker".to_vec(), Duration::from_secs(3600))
-        .mint("2025-06-18", mcp_protocol::identity::Identity::Anonymous);
+    let foreign = SessionSigner::new(b"another broker".to_vec(), Duration::from_secs(3600)).mint(
+        "2025-06-18",
+        mcp_protocol::identity::Identity::Anonymous,
+        Default::default(),
+    );
     for session in ["forged-session", foreign.as_str()] {
         let reply = send(&state, post(Some(session), call(json!(4), "ping"))).await;
         reply.assert_rpc_error(StatusCode::NOT_FOUND, -32001, json!(4));
@@ -157,9 +161,40 @@ async fn tools_list_serves_the_catalogs_exposed_tools() {
 async fn an_unknown_method_is_not_found_and_echoes_the_id() {
     let state = broker(NO_SERVERS);
     let session = start_session(&state, "2025-06-18").await;
-    for method in ["resources/list", "tools/call", "x/y"] {
+    // Routed methods reach the broker only when nothing routed them; with
+    // no upstream offering logging, logging/setLevel is not offered either.
+    for method in [
+        "tools/call",
+        "prompts/get",
+        "resources/read",
+        "completion/complete",
+        "logging/setLevel",
+        "x/y",
+    ] {
         let reply = send(&state, post(Some(&session), call(json!(42), method))).await;
         reply.assert_rpc_error(StatusCode::OK, -32601, json!(42));
+    }
+}
+
+#[tokio::test]
+async fn every_list_is_answered_in_one_page_and_a_cursor_is_refused() {
+    let state = broker(NO_SERVERS);
+    let session = start_session(&state, "2025-06-18").await;
+    for (method, member) in [
+        ("tools/list", "tools"),
+        ("prompts/list", "prompts"),
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+    ] {
+        let reply = send(&state, post(Some(&session), call(json!(5), method))).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json()["result"], json!({ member: [] }), "{method}");
+        let with_cursor = json!({
+            "jsonrpc": "2.0", "id": 6, "method": method, "params": { "cursor": "abc" }
+        })
+        .to_string();
+        let reply = send(&state, post(Some(&session), with_cursor)).await;
+        reply.assert_rpc_error(StatusCode::OK, -32602, json!(6));
     }
 }
 
@@ -268,7 +303,11 @@ async fn get_opens_a_stream_that_announces_tool_list_changes() {
         Some("text/event-stream")
     );
 
-    publish_ready(&state, "weather", vec![json!({ "name": "forecast" })]);
+    publish_ready(
+        &state,
+        "weather",
+        vec![json!({ "name": "forecast", "inputSchema": { "type": "object" } })],
+    );
     let frame = tokio::time::timeout(PATIENCE, response.into_body().frame())
         .await
         .expect("an event arrives")
@@ -343,22 +382,23 @@ async fn loopback_and_configured_origins_are_allowed() {
 /// Publishes `tools` as the ready state of `server` and recomposes, as the
 /// publisher task would.
 fn publish_ready(state: &AppState, server: &str, tools: Vec<Value>) {
-    let tools = tools
-        .into_iter()
-        .map(|tool| match tool {
-            Value::Object(map) => map,
-            other => panic!("a tool definition is an object, not {other}"),
-        })
+    let mut catalog = PerEntry::<Vec<Definition>>::default();
+    catalog.tool = tools
+        .iter()
+        .map(|tool| Definition::parse(Entry::Tool, &tool.to_string()).expect("a tool definition"))
         .collect();
     state.catalog.publish(
         server,
         UpstreamState {
             health: Health::Ready,
-            tools,
+            catalog,
+            capabilities: Capabilities {
+                tools: true,
+                ..Capabilities::default()
+            },
             protocol_version: Some("2025-06-18".to_owned()),
-            server_info: None,
-            last_error: None,
             last_change: SystemTime::now(),
+            ..UpstreamState::connecting()
         },
     );
     let runtime = state.runtime.load();
@@ -367,5 +407,5 @@ fn publish_ready(state: &AppState, server: &str, tools: Vec<Value>) {
         &runtime.specs,
         runtime.clusters(),
     );
-    assert!(changed, "the exposed tool list changed");
+    assert!(changed.tool, "the exposed tool list changed");
 }

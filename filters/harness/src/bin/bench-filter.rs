@@ -48,6 +48,7 @@ fn table(tools: usize) -> Vec<u8> {
             tools: (0..TOOLS_PER_SERVER.min(tools - i * TOOLS_PER_SERVER))
                 .map(|j| format!("tool_{j}"))
                 .collect(),
+            ..ServerRoute::new("", "", "", "")
         })
         .collect();
     let build = build_route_table(

@@ -233,7 +233,9 @@ impl RouterExpect for HttpStream {
     fn expect_to_broker(&self, method: Option<&str>) -> &Self {
         self.expect_forwarded()
             .expect_no_upstream_header(headers::X_MCP_SERVERNAME)
-            .expect_no_upstream_header(headers::X_MCP_TOOLNAME);
+            .expect_no_upstream_header(headers::X_MCP_TOOLNAME)
+            .expect_no_upstream_header(headers::X_MCP_PROMPTNAME)
+            .expect_no_upstream_header(headers::X_MCP_RESOURCEURI);
         match method {
             Some(method) => self.expect_upstream_header(headers::X_MCP_METHOD, method),
             None => self.expect_no_upstream_header(headers::X_MCP_METHOD),

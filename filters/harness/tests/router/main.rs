@@ -19,5 +19,6 @@ mod common;
 mod config_swap;
 mod generated;
 mod lifecycle;
+mod relay;
 mod routing;
 mod sessions;

@@ -92,7 +92,7 @@ struct Upstream {
 fn expected_routed_headers(
     case: &Case,
     server: &serde_json::Value,
-    toolname: &str,
+    router_headers: &std::collections::BTreeMap<String, String>,
     body_len: usize,
     upstream: &Upstream,
 ) -> Vec<(String, String)> {
@@ -117,10 +117,13 @@ fn expected_routed_headers(
         ("content-length".to_owned(), body_len.to_string()),
         ("mcp-session-id".to_owned(), upstream.session.to_owned()),
         ("mcp-protocol-version".to_owned(), VERSION.to_owned()),
-        (headers::X_MCP_METHOD.to_owned(), "tools/call".to_owned()),
         (headers::X_MCP_SERVERNAME.to_owned(), text(&server["name"])),
-        (headers::X_MCP_TOOLNAME.to_owned(), toolname.to_owned()),
     ]);
+    headers.extend(
+        router_headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
     if let Some(cluster) = server["cluster"].as_str() {
         headers.push((headers::X_MCP_CLUSTER.to_owned(), cluster.to_owned()));
     }
@@ -176,7 +179,7 @@ fn check_case(gateway: &Gateway, case: &Case, stream: &HttpStream, cached: bool)
     match &case.expect {
         Expect::Route {
             server,
-            toolname,
+            headers: router_headers,
             upstream_body,
         } => {
             let upstream = if cached {
@@ -205,14 +208,15 @@ fn check_case(gateway: &Gateway, case: &Case, stream: &HttpStream, cached: bool)
                     authorization: Some("Bearer broker-issued"),
                 }
             };
+            // Every header, the method among them, is compared below.
             stream
-                .expect_routed_to(server)
-                .expect_upstream_header(headers::X_MCP_TOOLNAME, toolname)
+                .expect_forwarded()
+                .expect_upstream_header(headers::X_MCP_SERVERNAME, server)
                 .expect_upstream_body(upstream_body);
             let expected = expected_routed_headers(
                 case,
                 &server_entry(server),
-                toolname,
+                router_headers,
                 upstream_body.len(),
                 &upstream,
             );

@@ -20,7 +20,7 @@ fn load() -> (RouteTable, Vec<fixtures::Case>) {
 enum Outcome {
     NotMcp,
     Broker(Option<String>),
-    Route(String, String, Vec<u8>),
+    Route(String, std::collections::BTreeMap<String, String>, Vec<u8>),
     Reject(u32, serde_json::Value),
 }
 
@@ -77,7 +77,25 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
                 None => body.clone(),
             };
             assert_eq!(call.gateway_session, head.session_id.unwrap_or_default());
-            Outcome::Route(server, call.upstream_name, upstream_body)
+            // The router headers the plan sets, as the fixtures name them.
+            let server_route = &table.servers()[call.server_index];
+            let plan = crate::plan::route_plan(server_route, &call, &head, &body)
+                .expect("the plan fits the body");
+            let headers = plan
+                .headers
+                .into_iter()
+                .filter_map(|op| match op {
+                    crate::plan::HeaderOp::Set(name, value)
+                        if name.starts_with("x-mcp-")
+                            && name != "x-mcp-servername"
+                            && name != "x-mcp-cluster" =>
+                    {
+                        Some((name.to_owned(), value))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Outcome::Route(server, headers, upstream_body)
         }
     }
 }
@@ -94,11 +112,11 @@ fn every_fixture_case_decides_as_expected() {
             (
                 Expect::Route {
                     server,
-                    toolname,
+                    headers,
                     upstream_body,
                 },
-                Outcome::Route(s, t, b),
-            ) => server == s && toolname == t && upstream_body.as_bytes() == b.as_slice(),
+                Outcome::Route(s, h, b),
+            ) => server == s && headers == h && upstream_body.as_bytes() == b.as_slice(),
             (
                 Expect::Reject {
                     status,

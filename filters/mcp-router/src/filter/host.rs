@@ -43,3 +43,10 @@ pub fn log_failure(what: &str, result: Result<(), Status>) {
         log::warn!("mcp-router: {what} failed: {status:?}");
     }
 }
+
+pub fn remove_response_header(name: &str) {
+    log_failure(
+        "remove response header",
+        hostcalls::remove_map_value(MapType::HttpResponseHeaders, name),
+    );
+}

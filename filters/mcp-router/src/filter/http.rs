@@ -28,11 +28,13 @@ use crate::decision::{
     self, BodyDecision, CredentialHeaders, HeadDecision, RequestHead, RoutedCall,
 };
 use crate::plan::{self, HeaderOp};
-use crate::response::{self, RoutedVerdict};
 use crate::session_cache::{self, Lookup, RecordState};
+use crate::sse_relay::SseRelay;
 use crate::table::RouteTable;
 use crate::upstream;
 use mcp_protocol::refusal::Refusal;
+
+mod response_side;
 
 pub struct McpHttp {
     table: Option<Rc<RouteTable>>,
@@ -112,11 +114,13 @@ enum State {
     /// Waiting for the broker's session API; the request is paused.
     AwaitingSession { token: u32, call: RoutedCall },
     /// Sent to an upstream with this session; `classifying` while a `400`
-    /// is held to read its body.
+    /// is held to read its body; `relay` once its answer is an event stream
+    /// (upstream requests in it get relay ids).
     Routed {
         call: RoutedCall,
         upstream_session: Option<String>,
         classifying: bool,
+        relay: Option<SseRelay>,
     },
     /// Sent to the broker; a `DELETE` it confirms ends this session.
     Broker { ending_session: Option<String> },
@@ -124,7 +128,7 @@ enum State {
 
 /// The host's clock, Unix seconds (0 if the host has none: every record
 /// then reads as current, and the broker still decides on misses).
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -151,7 +155,7 @@ impl McpHttp {
     }
 
     /// Answers the request locally and stops handling it.
-    fn reply(&mut self, refusal: &Refusal, id: Option<&RawValue>) -> Action {
+    pub(super) fn reply(&mut self, refusal: &Refusal, id: Option<&RawValue>) -> Action {
         let reply = refusal.reply(id);
         log::debug!(
             "mcp-router: answering {} ({})",
@@ -177,12 +181,12 @@ impl McpHttp {
         let Some(server) = table.servers().get(call.server_index) else {
             return self.reply(
                 &internal("route points past the server list"),
-                Some(&call.id),
+                call.id.as_deref(),
             );
         };
         let plan = match plan::route_plan(server, &call, &self.head.view(), body) {
             Ok(plan) => plan,
-            Err(refusal) => return self.reply(&refusal, Some(&call.id)),
+            Err(refusal) => return self.reply(&refusal, call.id.as_deref()),
         };
         if let Some(new_body) = &plan.body {
             log_failure(
@@ -209,7 +213,7 @@ impl McpHttp {
             }
             Lookup::Refuse(refusal) => {
                 Metrics::inc(self.metrics.session_cache_hit);
-                return self.reply(&refusal, Some(&call.id));
+                return self.reply(&refusal, call.id.as_deref());
             }
             Lookup::AskBroker { stale } => stale,
         };
@@ -265,7 +269,7 @@ impl McpHttp {
                     server,
                     detail: "the gateway broker cannot be reached".to_owned(),
                 };
-                self.reply(&refusal, Some(&call.id))
+                self.reply(&refusal, call.id.as_deref())
             }
         }
     }
@@ -278,6 +282,7 @@ impl McpHttp {
             call,
             upstream_session: session.session_id.clone(),
             classifying: false,
+            relay: None,
         };
     }
 
@@ -297,78 +302,12 @@ impl McpHttp {
         }
     }
 
-    fn server_name(&self, index: usize) -> String {
+    pub(super) fn server_name(&self, index: usize) -> String {
         self.table
             .as_ref()
             .and_then(|t| t.servers().get(index))
             .map(|s| s.name.clone())
             .unwrap_or_default()
-    }
-
-    /// The routed call's upstream no longer knows its session: mark the
-    /// record stale (unless another request already replaced it) and answer
-    /// with an error asking for a retry.
-    fn session_lost(&mut self, status: u32) -> Action {
-        let State::Routed {
-            call,
-            upstream_session,
-            ..
-        } = std::mem::replace(&mut self.state, State::Pass)
-        else {
-            return Action::Continue;
-        };
-        let server = self.server_name(call.server_index);
-        if let Some(table) = &self.table {
-            let lost = upstream_session.unwrap_or_default();
-            cache::replace_if(
-                table,
-                &server,
-                &call.gateway_session,
-                |state| matches!(state, RecordState::Live { session, .. } if session.session_id.as_deref() == Some(lost.as_str())),
-                RecordState::Stale {
-                    session_id: lost.clone(),
-                },
-            );
-        }
-        log::info!("mcp-router: upstream {server:?} answered {status} for its session; reset");
-        Metrics::inc(self.metrics.upstream_session_lost);
-        self.reply(&Refusal::UpstreamSessionLost { server }, Some(&call.id))
-    }
-}
-
-impl McpHttp {
-    /// A routed call's upstream could not be reached: a JSON-RPC error.
-    fn unreachable(&mut self, status: u32) -> Action {
-        let State::Routed { call, .. } = std::mem::replace(&mut self.state, State::Pass) else {
-            return Action::Continue;
-        };
-        let server = self.server_name(call.server_index);
-        log::warn!("mcp-router: upstream {server:?} unreachable (HTTP {status})");
-        let refusal = Refusal::UpstreamUnavailable {
-            server,
-            detail: format!("HTTP {status} (connection failed, reset or timed out)"),
-        };
-        self.reply(&refusal, Some(&call.id))
-    }
-
-    /// The broker confirmed the end of `gateway_session`: its records in
-    /// the cache refuse further calls at once. Only records that exist are
-    /// touched (the pairs this proxy cached); the rest are misses anyway,
-    /// which the broker refuses.
-    fn end_session(&self, gateway_session: &str) {
-        let Some(table) = &self.table else {
-            return;
-        };
-        let until = now().saturating_add(u64::from(table.config().sessions.revalidate_seconds));
-        for server in table.servers() {
-            cache::replace_if(
-                table,
-                &server.name,
-                gateway_session,
-                |_| true,
-                RecordState::Ended { until },
-            );
-        }
     }
 }
 
@@ -443,7 +382,7 @@ impl Context for McpHttp {
                     log::warn!("mcp-router: no upstream session for {server:?}: {refusal:?}");
                     Metrics::inc(self.metrics.session_api_error);
                 }
-                self.reply(&refusal, Some(&call.id));
+                self.reply(&refusal, call.id.as_deref());
             }
         }
     }
@@ -527,70 +466,10 @@ impl HttpContext for McpHttp {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let status: u32 = host::response_header(":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let verdict = match &self.state {
-            State::Routed {
-                call,
-                upstream_session,
-                ..
-            } => {
-                let has_session_id = host::response_header(headers::SESSION_ID).is_some();
-                if has_session_id {
-                    // The client only ever sees its gateway session id.
-                    host::set_response_header(headers::SESSION_ID, Some(&call.gateway_session));
-                }
-                response::on_routed_headers(status, upstream_session.is_some(), has_session_id)
-            }
-            State::Broker {
-                ending_session: Some(gateway_session),
-            } => {
-                if response::ends_session(&self.head.method, status) {
-                    self.end_session(gateway_session);
-                }
-                return Action::Continue;
-            }
-            _ => return Action::Continue,
-        };
-        match verdict {
-            RoutedVerdict::Pass { .. } => Action::Continue,
-            RoutedVerdict::ReadBody if end_of_stream => Action::Continue,
-            RoutedVerdict::ReadBody => {
-                if let State::Routed { classifying, .. } = &mut self.state {
-                    *classifying = true;
-                }
-                // Hold the 400 until its body says what it means.
-                Action::Pause
-            }
-            RoutedVerdict::SessionLost => self.session_lost(status),
-            RoutedVerdict::Unreachable => self.unreachable(status),
-        }
+        self.on_response_headers(end_of_stream)
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let State::Routed {
-            classifying: true, ..
-        } = self.state
-        else {
-            return Action::Continue;
-        };
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let read = body_size.min(response::MAX_CLASSIFIED_BODY);
-        let body = match hostcalls::get_buffer(BufferType::HttpResponseBody, 0, read) {
-            Ok(Some(body)) => body,
-            _ => Vec::new(),
-        };
-        if response::says_session_unknown(&body) {
-            return self.session_lost(400);
-        }
-        // The upstream's verdict on the request itself: the client gets it
-        // as sent, and the session stays.
-        if let State::Routed { classifying, .. } = &mut self.state {
-            *classifying = false;
-        }
-        Action::Continue
+        self.on_response_body(body_size, end_of_stream)
     }
 }

@@ -25,6 +25,7 @@ fn server(name: &str, prefix: &str, tools: &[&str]) -> ServerRoute {
         forward_authorization: false,
         forward_headers: Vec::new(),
         tools: tools.iter().map(|t| (*t).to_owned()).collect(),
+        ..ServerRoute::new("", "", "", "")
     }
 }
 
@@ -72,6 +73,7 @@ fn the_server_listed_first_keeps_a_conflicting_name() {
     assert_eq!(
         build.issues,
         vec![BuildIssue::NameConflict {
+            entry: Entry::Tool,
             name: "search".into(),
             kept: "a".into(),
             dropped: "b".into()
@@ -149,7 +151,7 @@ fn unroutable_tool_names_are_reported_and_repeats_count_once() {
         build
             .issues
             .iter()
-            .all(|i| matches!(i, BuildIssue::InvalidTool { .. }))
+            .all(|i| matches!(i, BuildIssue::InvalidEntry { .. }))
     );
 }
 
@@ -196,4 +198,62 @@ fn a_server_may_only_opt_into_the_credential_headers_the_router_removes() {
         .collect();
     assert_eq!(left_out, ["b", "c"]);
     assert_eq!(build.config.servers.len(), 1);
+}
+
+#[test]
+fn prompts_are_prefixed_and_uris_kept_kind_by_kind() {
+    let mut a = server("a", "a_", &["echo"]);
+    a.prompts = vec!["greet".into()];
+    a.resources = vec!["file:///readme".into(), "mem://1".into()];
+    a.resource_templates = vec!["mem://{id}".into()];
+    let mut b = server("b", "b_", &["echo"]);
+    // The same prompt name under another prefix is another exposed name;
+    // the same URI or template is a conflict the first server wins.
+    b.prompts = vec!["greet".into()];
+    b.resources = vec!["mem://1".into(), "bad uri".into()];
+    b.resource_templates = vec!["mem://{id}".into()];
+    let build = build_route_table(settings(), vec![a, b]);
+
+    let prompts: Vec<String> = build
+        .config
+        .exposed(Entry::Prompt)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(prompts, ["a_greet", "b_greet"]);
+    assert_eq!(
+        build.config.servers[0].resources,
+        ["file:///readme", "mem://1"]
+    );
+    assert!(build.config.servers[1].resources.is_empty());
+    assert!(build.config.servers[1].resource_templates.is_empty());
+    assert_eq!(
+        build.issues,
+        vec![
+            BuildIssue::NameConflict {
+                entry: Entry::Resource,
+                name: "mem://1".into(),
+                kept: "a".into(),
+                dropped: "b".into(),
+            },
+            BuildIssue::InvalidEntry {
+                entry: Entry::Resource,
+                server: "b".into(),
+                name: "bad uri".into(),
+                reason: format!(
+                    "a routable URI is 1 to {} bytes with no control characters or spaces",
+                    names::MAX_URI_LEN
+                ),
+            },
+            BuildIssue::NameConflict {
+                entry: Entry::ResourceTemplate,
+                name: "mem://{id}".into(),
+                kept: "a".into(),
+                dropped: "b".into(),
+            },
+        ]
+    );
+    assert_eq!(
+        build.issues[0].to_string(),
+        "resource \"mem://1\" is exposed by servers \"a\" and \"b\"; \"a\" keeps it (listed first)"
+    );
 }

@@ -1,0 +1,218 @@
+//! [`compose`]: the configured upstreams and what discovery found on them,
+//! turned into a [`Composite`] through [`router_config::build_route_table`]
+//! (the one place a route table is built).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use router_config::{BuildIssue, Entry, RouteTableSettings, RouterConfig, ServerRoute};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::Clusters;
+use crate::upstream::discovery::list_method;
+use crate::upstream::{
+    Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState,
+};
+
+/// One aggregated list (`tools/list`, `prompts/list`, `resources/list`,
+/// `resources/templates/list`).
+#[derive(Debug, Clone)]
+pub struct List {
+    /// The exposed definitions, in route table order: each upstream
+    /// definition byte for byte, with only its exposed name spliced in.
+    pub definitions: Vec<Arc<str>>,
+    /// The list result (`{"tools":[...]}`), serialised once: serialising
+    /// the whole list per request was most of the broker's work.
+    pub result: Arc<RawValue>,
+}
+
+/// Everything served from the current catalog.
+#[derive(Debug, Clone)]
+pub struct Composite {
+    pub route_table: RouterConfig,
+    pub issues: Vec<BuildIssue>,
+    /// The aggregated list of each kind.
+    pub lists: PerEntry<List>,
+    /// What the upstreams in the table offer together: what `initialize`
+    /// advertises.
+    pub capabilities: Capabilities,
+    pub servers: Vec<ServerStatus>,
+}
+
+impl Composite {
+    /// The aggregated list of `entry`'s kind.
+    pub fn list(&self, entry: Entry) -> &List {
+        self.lists.get(entry)
+    }
+}
+
+/// One upstream as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerStatus {
+    pub name: String,
+    pub url: String,
+    pub prefix: String,
+    pub health: Health,
+    /// Upstream names of the tools it offers (empty unless ready).
+    pub tools: Vec<String>,
+    /// Upstream names of its prompts (empty unless ready).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<String>,
+    /// URIs of its resources (empty unless ready).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// URI templates of its resource templates (empty unless ready).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_templates: Vec<String>,
+    /// Definitions discovery left out (malformed), with their reasons.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_info: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the state last changed, Unix seconds.
+    pub since: u64,
+}
+
+/// Builds the composite: a route table of the configured upstreams (ready
+/// ones with their catalogues), the exposed lists, and statuses.
+pub fn compose(
+    settings: &RouteTableSettings,
+    specs: &[Arc<UpstreamSpec>],
+    states: &HashMap<String, UpstreamState>,
+    clusters: Clusters,
+) -> Composite {
+    let connecting = UpstreamState::connecting();
+    let state_of = |name: &str| states.get(name).unwrap_or(&connecting);
+    let ready = |name: &str| Some(state_of(name)).filter(|s| s.health == Health::Ready);
+    let routes = specs
+        .iter()
+        .map(|spec| {
+            let mut route =
+                ServerRoute::new(&spec.name, &spec.prefix, &spec.authority(), &spec.path());
+            route.cluster = clusters.cluster_of(spec);
+            route.forward_authorization = spec.forward_authorization;
+            route.forward_headers = spec.forward_headers.clone();
+            if let Some(state) = ready(&spec.name) {
+                route.tools = state.keys(Entry::Tool).map(str::to_owned).collect();
+                route.prompts = state.keys(Entry::Prompt).map(str::to_owned).collect();
+                route.resources = state.keys(Entry::Resource).map(str::to_owned).collect();
+                route.resource_templates = state
+                    .keys(Entry::ResourceTemplate)
+                    .map(str::to_owned)
+                    .collect();
+            }
+            route
+        })
+        .collect();
+    let build = router_config::build_route_table(settings.clone(), routes);
+
+    let list = |entry: Entry| -> List {
+        // (server, key) → definition: one pass over each server's entries.
+        let definitions: HashMap<(&str, &str), &Definition> = specs
+            .iter()
+            .flat_map(|spec| {
+                state_of(&spec.name)
+                    .catalog
+                    .get(entry)
+                    .iter()
+                    .map(|d| ((spec.name.as_str(), d.key.as_str()), d))
+            })
+            .collect();
+        let exposed: Vec<Arc<str>> = build
+            .config
+            .exposed(entry)
+            .filter_map(|exposed| {
+                let definition =
+                    definitions.get(&(exposed.server.as_str(), exposed.upstream_name.as_str()))?;
+                Some(definition.exposed(&exposed.name))
+            })
+            .collect();
+        List {
+            result: list_result(list_method(entry).1, &exposed),
+            definitions: exposed,
+        }
+    };
+    let lists = PerEntry {
+        tool: list(Entry::Tool),
+        prompt: list(Entry::Prompt),
+        resource: list(Entry::Resource),
+        resource_template: list(Entry::ResourceTemplate),
+    };
+    let capabilities = build
+        .config
+        .servers
+        .iter()
+        .filter_map(|route| ready(&route.name))
+        .fold(Capabilities::default(), |all, state| {
+            all.union(state.capabilities)
+        });
+
+    let servers = specs
+        .iter()
+        .map(|spec| {
+            let state = state_of(&spec.name);
+            let keys = |entry: Entry| -> Vec<String> {
+                ready(&spec.name)
+                    .map(|s| s.keys(entry).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            ServerStatus {
+                name: spec.name.clone(),
+                url: spec.url.to_string(),
+                prefix: spec.prefix.clone(),
+                health: state.health,
+                tools: keys(Entry::Tool),
+                prompts: keys(Entry::Prompt),
+                resources: keys(Entry::Resource),
+                resource_templates: keys(Entry::ResourceTemplate),
+                rejected: state.rejected.clone(),
+                protocol_version: state.protocol_version.clone(),
+                server_info: state.server_info.clone(),
+                last_error: state.last_error.clone(),
+                since: state
+                    .last_change
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            }
+        })
+        .collect();
+
+    Composite {
+        route_table: build.config,
+        issues: build.issues,
+        lists,
+        capabilities,
+        servers,
+    }
+}
+
+/// `{"<member>":[<definitions>]}`, concatenated from the raw definitions
+/// (each already valid JSON), so nothing in them is re-encoded.
+fn list_result(member: &str, definitions: &[Arc<str>]) -> Arc<RawValue> {
+    let length = definitions.iter().map(|d| d.len() + 1).sum::<usize>() + member.len() + 8;
+    let mut text = String::with_capacity(length);
+    text.push_str("{\"");
+    text.push_str(member);
+    text.push_str("\":[");
+    for (index, definition) in definitions.iter().enumerate() {
+        if index > 0 {
+            text.push(',');
+        }
+        text.push_str(definition);
+    }
+    text.push_str("]}");
+    // Definitions were parsed as JSON objects by discovery; should one not
+    // be, the list is answered empty rather than malformed.
+    let raw = RawValue::from_string(text).unwrap_or_else(|_| {
+        RawValue::from_string(format!("{{\"{member}\":[]}}")).unwrap_or_default()
+    });
+    Arc::from(raw)
+}
