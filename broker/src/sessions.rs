@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use crate::upstream::handshake::UpstreamSession;
 
@@ -61,10 +61,14 @@ pub struct SessionStore {
     /// client set (`logging/setLevel`), applied to upstream sessions
     /// opened later too; kept until the session would expire.
     log_levels: Mutex<HashMap<String, (String, Instant)>>,
-    /// Per gateway session with an open GET stream: where its new upstream
-    /// sessions are announced, so the stream listens to them too.
-    listeners: Mutex<HashMap<String, broadcast::Sender<(String, UpstreamSession)>>>,
+    /// Per gateway session with an open GET stream: where the GET streams
+    /// of its new upstream sessions go, so it relays them too.
+    listeners: Mutex<HashMap<String, mpsc::Sender<Listened>>>,
 }
+
+/// The open GET stream of one upstream session: its server, and the data
+/// of its events.
+pub type Listened = (String, futures::stream::BoxStream<'static, String>);
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -243,19 +247,12 @@ impl SessionStore {
             match &result {
                 Ok(session) => {
                     map.insert(
-                        key.clone(),
+                        key,
                         Slot::Open {
                             session: session.clone(),
                             last_used: Instant::now(),
                         },
                     );
-                    drop(map);
-                    if let Some(listener) = lock(&self.listeners).get(&key.0) {
-                        let _ = listener.send((key.1, session.clone()));
-                    }
-                    return result
-                        .map(|session| Opened { session, replaced })
-                        .map_err(StoreError::Handshake);
                 }
                 Err(_) => {
                     map.remove(&key);
@@ -328,16 +325,21 @@ impl SessionStore {
             .map(|(level, _)| level.clone())
     }
 
-    /// Upstream sessions `gateway` opens from now on, `(server, session)`,
-    /// for its GET stream.
-    pub fn subscribe_opened(
-        &self,
-        gateway: &str,
-    ) -> broadcast::Receiver<(String, UpstreamSession)> {
+    /// Where the GET streams of upstream sessions `gateway` opens from now
+    /// on go: the receiver of the gateway session's own GET stream, which
+    /// replaces any earlier one.
+    pub fn listen(&self, gateway: &str) -> mpsc::Receiver<Listened> {
+        let (sender, receiver) = mpsc::channel(16);
+        lock(&self.listeners).insert(gateway.to_owned(), sender);
+        receiver
+    }
+
+    /// The GET stream listener of `gateway`, while its client listens.
+    pub fn listener(&self, gateway: &str) -> Option<mpsc::Sender<Listened>> {
         lock(&self.listeners)
-            .entry(gateway.to_owned())
-            .or_insert_with(|| broadcast::Sender::new(16))
-            .subscribe()
+            .get(gateway)
+            .filter(|sender| !sender.is_closed())
+            .cloned()
     }
 
     /// Whether a gateway session was ended.
@@ -352,7 +354,7 @@ impl SessionStore {
     /// dropped upstream sessions `(server, session id)` to be closed.
     pub fn sweep(&self, idle: Duration) -> Vec<(String, String)> {
         let now = Instant::now();
-        lock(&self.listeners).retain(|_, sender| sender.receiver_count() > 0);
+        lock(&self.listeners).retain(|_, sender| !sender.is_closed());
         lock(&self.log_levels).retain(|_, (_, until)| *until > now);
         lock(&self.ended).retain(|_, until| *until > now);
         lock(&self.handshakes)

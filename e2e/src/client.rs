@@ -109,6 +109,36 @@ impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The JSON-RPC response in the body, as sent: the body itself, or the
+    /// data of the event stream's last response event (servers may answer
+    /// a POST with an SSE stream, notifications first).
+    pub fn message_text(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body).into_owned();
+        let is_stream = self
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        if !is_stream {
+            return body;
+        }
+        body.split("\n\n")
+            .filter_map(|event| {
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                    .collect();
+                (!data.is_empty()).then(|| data.join("\n"))
+            })
+            .filter(|data| data.contains("\"result\"") || data.contains("\"error\""))
+            .last()
+            .unwrap_or_default()
+    }
+
+    /// [`RawResponse::message_text`] as JSON.
+    pub fn message(&self) -> Value {
+        serde_json::from_str(&self.message_text()).unwrap_or(Value::Null)
+    }
 }
 
 /// A gateway session driven by hand.
@@ -156,11 +186,26 @@ impl RawSession {
     /// # Errors
     /// Transport failure.
     pub async fn initialize(&mut self) -> Result<RawResponse, reqwest::Error> {
-        let response = self
-            .post(
-                br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
-            )
-            .await?;
+        self.initialize_declaring(&serde_json::json!({})).await
+    }
+
+    /// [`RawSession::initialize`] declaring `capabilities`.
+    ///
+    /// # Errors
+    /// Transport failure.
+    pub async fn initialize_declaring(
+        &mut self,
+        capabilities: &Value,
+    ) -> Result<RawResponse, reqwest::Error> {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": capabilities,
+                "clientInfo": { "name": "raw", "version": "0" }
+            }
+        });
+        let response = self.post(body.to_string().as_bytes()).await?;
         self.session_id = response.header("mcp-session-id").map(str::to_owned);
         self.post(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
             .await?;

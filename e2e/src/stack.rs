@@ -37,6 +37,9 @@ pub enum UpstreamKind {
     Everything,
     /// `mcp-test-server` (Rust SDK, rmcp): echo, add, whoami, late.
     TestServer,
+    /// `testdata/upstreams/conformance-server.mjs` (TypeScript SDK): every
+    /// server scenario of the official conformance suite.
+    Conformance,
 }
 
 /// One upstream MCP server process.
@@ -78,6 +81,20 @@ impl Upstream {
                     .arg(script)
                     .arg("streamableHttp")
                     .env("PORT", self.port.to_string());
+                (command, "listening on port")
+            }
+            UpstreamKind::Conformance => {
+                let script = paths::node_peers()
+                    .parent()
+                    .map(|p| p.join("conformance-server.mjs"))
+                    .unwrap_or_default();
+                require(
+                    &script,
+                    "conformance-server.mjs",
+                    "the repository is incomplete",
+                )?;
+                let mut command = Command::new("node");
+                command.arg(script).env("PORT", self.port.to_string());
                 (command, "listening on port")
             }
             UpstreamKind::TestServer => {

@@ -17,7 +17,7 @@ mod mcp;
 mod rpc;
 mod session_api;
 pub mod status;
-mod streams;
+pub(crate) mod streams;
 mod upstream_sessions;
 
 use std::sync::Arc;

@@ -80,6 +80,7 @@ pub async fn post(
                 // Declared as the client declared it; the level it set, if any.
                 let capabilities = claims.client_capabilities.to_json();
                 let log_level = state.sessions.log_level(gateway);
+                let gateway_owned = gateway.to_owned();
                 async move {
                     let result = handshake::open(
                         &state.http,
@@ -99,11 +100,14 @@ pub async fn post(
                         })
                         .inc();
                     match &result {
-                        Ok(session) => tracing::info!(
-                            server = %spec.name,
-                            protocol_version = %session.protocol_version,
-                            "upstream session opened"
-                        ),
+                        Ok(session) => {
+                            tracing::info!(
+                                server = %spec.name,
+                                protocol_version = %session.protocol_version,
+                                "upstream session opened"
+                            );
+                            super::streams::attach(&state, &gateway_owned, &spec, session).await;
+                        }
                         Err(error) => {
                             tracing::warn!(server = %spec.name, %error, "upstream handshake failed")
                         }

@@ -14,12 +14,14 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use mcp_protocol::refusal::Refusal;
 use mcp_protocol::{methods, relay_id};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -30,8 +32,10 @@ use tokio_util::sync::CancellationToken;
 use super::mcp::{check_access, header_str, session};
 use super::rpc;
 use crate::catalog::ListsChanged;
+use crate::sessions::Listened;
 use crate::state::AppState;
 use crate::upstream::UpstreamSpec;
+use crate::upstream::client::Connection;
 use crate::upstream::handshake::{self, UpstreamSession};
 
 /// Messages waiting for a slow client before upstream streams are held back.
@@ -56,7 +60,7 @@ pub async fn get(State(state): State<Arc<AppState>>, request_headers: HeaderMap)
     // client sees the stream open is missed; and before the upstream
     // sessions are listed, so none opened in between is missed.
     let changes = state.catalog.subscribe_lists_changed();
-    let opened = state.sessions.subscribe_opened(&gateway);
+    let opened = state.sessions.listen(&gateway);
     tokio::spawn(catalogue_changes(changes, sender.clone(), cancel.clone()));
     tokio::spawn(upstream_streams(
         state,
@@ -108,63 +112,88 @@ async fn catalogue_changes(
     }
 }
 
-/// Listens to the GET stream of every upstream session of `gateway`, those
-/// it holds now and those it opens later.
+/// Relays the GET streams of `gateway`'s upstream sessions: those it holds
+/// now (opened here), and those it opens later (opened by the session API
+/// before the router uses them, see [`attach`]).
 async fn upstream_streams(
     state: Arc<AppState>,
     gateway: String,
-    mut opened: broadcast::Receiver<(String, UpstreamSession)>,
+    mut opened: mpsc::Receiver<Listened>,
     sender: mpsc::Sender<String>,
     cancel: CancellationToken,
 ) {
-    let listen = |server: String, session: UpstreamSession| {
-        let runtime = state.runtime.load();
-        if let Some(spec) = runtime.spec(&server).cloned() {
-            tokio::spawn(relay(
-                state.http.clone(),
-                spec,
-                session,
-                sender.clone(),
-                cancel.clone(),
-            ));
-        }
-    };
+    let runtime = state.runtime.load_full();
     for (server, session) in state.sessions.upstream_sessions_of(&gateway) {
-        listen(server, session);
+        let Some(spec) = runtime.spec(&server).cloned() else {
+            continue;
+        };
+        let (http, sender, cancel) = (state.http.clone(), sender.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let connection = handshake::connection(&http, &spec, &session);
+            if let Some(events) = listen(&connection).await {
+                relay(server, events, sender, cancel).await;
+            }
+        });
     }
     loop {
         tokio::select! {
             next = opened.recv() => match next {
-                Ok((server, session)) => listen(server, session),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return,
+                Some((server, events)) => {
+                    tokio::spawn(relay(server, events, sender.clone(), cancel.clone()));
+                }
+                None => return,
             },
             () = cancel.cancelled() => return,
         }
     }
 }
 
-/// Relays one upstream session's GET stream until either side ends.
+/// How long opening an upstream GET stream may take.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens the GET stream of a new upstream session of `gateway`, when its
+/// client listens, and hands it to the client's stream. Called by the
+/// session API before it answers: an upstream may send a request on that
+/// stream as soon as the router's first call arrives (server-everything's
+/// `roots/list`), and it must find the stream open.
+pub async fn attach(
+    state: &AppState,
+    gateway: &str,
+    spec: &Arc<UpstreamSpec>,
+    session: &UpstreamSession,
+) {
+    let Some(listener) = state.sessions.listener(gateway) else {
+        return;
+    };
+    let connection = handshake::connection(&state.http, spec, session);
+    if let Some(events) = listen(&connection).await {
+        let _ = listener.send((spec.name.clone(), events)).await;
+    }
+}
+
+/// The upstream session's GET stream; `None` when it has none or it could
+/// not be opened in time.
+async fn listen(connection: &Connection) -> Option<BoxStream<'static, String>> {
+    match tokio::time::timeout(LISTEN_TIMEOUT, connection.listen()).await {
+        Ok(Ok(events)) => events,
+        Ok(Err(error)) => {
+            tracing::debug!(server = %connection.server(), %error, "upstream GET stream not opened");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(server = %connection.server(), "upstream GET stream timed out");
+            None
+        }
+    }
+}
+
+/// Relays one upstream GET stream until either side ends.
 async fn relay(
-    http: reqwest::Client,
-    spec: Arc<UpstreamSpec>,
-    session: UpstreamSession,
+    server: String,
+    mut events: BoxStream<'static, String>,
     sender: mpsc::Sender<String>,
     cancel: CancellationToken,
 ) {
-    let connection = handshake::connection(&http, &spec, &session);
-    let mut events = tokio::select! {
-        listened = connection.listen() => match listened {
-            Ok(Some(events)) => events,
-            // The upstream offers no GET stream (405).
-            Ok(None) => return,
-            Err(error) => {
-                tracing::debug!(server = %spec.name, %error, "upstream GET stream not opened");
-                return;
-            }
-        },
-        () = cancel.cancelled() => return,
-    };
     loop {
         let data = tokio::select! {
             data = events.next() => match data {
@@ -176,7 +205,7 @@ async fn relay(
         if is_list_changed(&data) {
             continue;
         }
-        let data = relay_id::relay_request(&spec.name, data.as_bytes())
+        let data = relay_id::relay_request(&server, data.as_bytes())
             .and_then(|relayed| String::from_utf8(relayed).ok())
             .unwrap_or(data);
         if sender.send(data).await.is_err() {

@@ -37,11 +37,16 @@ pub struct DiscoveryTiming {
 /// could go on for ever).
 const MAX_PAGES: usize = 1000;
 
-/// What discovery declares: every capability a client may have, so the
+/// What discovery declares: every client feature a server can use, so the
 /// upstream reveals everything it offers (some list more tools to clients
-/// that can sample or elicit).
+/// that can sample, elicit by URL or give roots). A session whose client
+/// declared less may find such a tool refused by its upstream.
 pub fn discovery_capabilities() -> serde_json::Value {
-    serde_json::json!({ "sampling": {}, "elicitation": {}, "roots": { "listChanged": true } })
+    serde_json::json!({
+        "sampling": { "context": {}, "tools": {} },
+        "elicitation": { "form": {}, "url": {} },
+        "roots": { "listChanged": true }
+    })
 }
 
 /// The list method and result member of each kind.

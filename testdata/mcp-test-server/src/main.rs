@@ -10,6 +10,7 @@
 //! logs go to stderr.
 
 mod app;
+mod catalog;
 mod tools;
 
 use axum::serve::ListenerExt;
