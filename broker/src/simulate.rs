@@ -46,14 +46,17 @@ pub fn status(
         .map(|(server, found)| {
             let state = match found {
                 Found::Tools(names) => {
-                    let mut catalog = PerEntry::<Vec<Definition>>::default();
-                    catalog.tool = names
+                    let tools = names
                         .iter()
                         .filter_map(|name| {
                             let raw = serde_json::json!({ "name": name, "inputSchema": { "type": "object" } });
                             Definition::parse(Entry::Tool, &raw.to_string()).ok()
                         })
                         .collect();
+                    let catalog = PerEntry {
+                        tool: tools,
+                        ..PerEntry::default()
+                    };
                     UpstreamState {
                         health: Health::Ready,
                         catalog,

@@ -43,7 +43,7 @@ fn scenarios(text: &str) -> BTreeMap<String, bool> {
             } else {
                 return None;
             };
-            let name = rest.trim().split_whitespace().next()?.trim_end_matches(':');
+            let name = rest.split_whitespace().next()?.trim_end_matches(':');
             Some((name.to_owned(), passed))
         })
         .collect()

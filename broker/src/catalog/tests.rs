@@ -49,8 +49,10 @@ fn definitions(entry: Entry, items: &[String]) -> Vec<Definition> {
 
 /// A ready upstream with these tools, each as the JSON text given.
 fn ready_raw(tools: &[String]) -> UpstreamState {
-    let mut catalog = PerEntry::<Vec<Definition>>::default();
-    catalog.tool = definitions(Entry::Tool, tools);
+    let catalog = PerEntry {
+        tool: definitions(Entry::Tool, tools),
+        ..PerEntry::default()
+    };
     UpstreamState {
         health: Health::Ready,
         catalog,

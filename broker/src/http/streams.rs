@@ -231,3 +231,25 @@ fn is_list_changed(data: &str) -> bool {
                 .contains(&method.as_ref())
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_list_changed;
+
+    #[test]
+    fn only_upstream_list_changed_notifications_are_held_back() {
+        assert!(is_list_changed(
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#
+        ));
+        assert!(is_list_changed(
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed","params":{}}"#
+        ));
+        assert!(!is_list_changed(
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"x://1"}}"#
+        ));
+        assert!(!is_list_changed(
+            r#"{"jsonrpc":"2.0","id":4,"method":"notifications/tools/list_changed"}"#
+        ));
+        assert!(!is_list_changed("not json"));
+    }
+}

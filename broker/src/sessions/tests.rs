@@ -440,3 +440,45 @@ async fn ended_sessions_are_remembered_by_digest() {
     assert!(store.is_ended("gw-7"));
     assert!(!store.is_ended("gw-100"));
 }
+
+#[tokio::test]
+async fn a_log_level_is_kept_until_the_session_would_expire_and_ends_with_it() {
+    let store = SessionStore::new(StoreLimits::default());
+    store.set_log_level("gw-1", "debug", Duration::from_secs(60));
+    store.set_log_level("gw-2", "info", Duration::ZERO);
+    assert_eq!(store.log_level("gw-1").as_deref(), Some("debug"));
+    store.sweep(Duration::from_secs(3600));
+    assert_eq!(store.log_level("gw-1").as_deref(), Some("debug"));
+    assert_eq!(store.log_level("gw-2"), None, "past its session's expiry");
+    store.end("gw-1", Duration::from_secs(60));
+    assert_eq!(store.log_level("gw-1"), None);
+}
+
+#[tokio::test]
+async fn a_new_get_stream_replaces_the_listener_and_a_gone_one_is_forgotten() {
+    let store = SessionStore::new(StoreLimits::default());
+    assert!(store.listener("gw-1").is_none());
+    let mut first = store.listen("gw-1");
+    assert!(store.listener("gw-1").is_some());
+    let mut second = store.listen("gw-1");
+    assert!(
+        first.recv().await.is_none(),
+        "the replaced stream hears no more"
+    );
+    let sender = store.listener("gw-1").expect("the second stream listens");
+    sender
+        .send((
+            "weather".to_owned(),
+            futures::StreamExt::boxed(futures::stream::empty()),
+        ))
+        .await
+        .expect("delivered");
+    assert_eq!(
+        second.recv().await.map(|(server, _)| server).as_deref(),
+        Some("weather")
+    );
+    drop(second);
+    assert!(store.listener("gw-1").is_none(), "no one listens any more");
+    store.sweep(Duration::from_secs(3600));
+    assert!(store.listener("gw-1").is_none());
+}

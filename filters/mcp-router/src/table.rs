@@ -209,7 +209,13 @@ impl RouteTable {
         if let Some(&server_index) = self.resources.get(uri) {
             return route(server_index, ResourceMatch::Listed);
         }
-        if let Some((_, server_index)) = self.templates.iter().find(|(t, _)| t.matches(uri)) {
+        // The literal prefix (`scheme://host/`) rules most templates out
+        // before the matcher runs.
+        if let Some((_, server_index)) = self
+            .templates
+            .iter()
+            .find(|(t, _)| uri.starts_with(t.literal_prefix()) && t.matches(uri))
+        {
             return route(*server_index, ResourceMatch::Template);
         }
         let owner = scheme(uri).and_then(|s| self.schemes.get(s).copied().flatten())?;

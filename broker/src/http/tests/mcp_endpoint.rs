@@ -382,11 +382,15 @@ async fn loopback_and_configured_origins_are_allowed() {
 /// Publishes `tools` as the ready state of `server` and recomposes, as the
 /// publisher task would.
 fn publish_ready(state: &AppState, server: &str, tools: Vec<Value>) {
-    let mut catalog = PerEntry::<Vec<Definition>>::default();
-    catalog.tool = tools
-        .iter()
-        .map(|tool| Definition::parse(Entry::Tool, &tool.to_string()).expect("a tool definition"))
-        .collect();
+    let catalog = PerEntry {
+        tool: tools
+            .iter()
+            .map(|tool| {
+                Definition::parse(Entry::Tool, &tool.to_string()).expect("a tool definition")
+            })
+            .collect(),
+        ..PerEntry::default()
+    };
     state.catalog.publish(
         server,
         UpstreamState {
@@ -408,4 +412,105 @@ fn publish_ready(state: &AppState, server: &str, tools: Vec<Value>) {
         runtime.clusters(),
     );
     assert!(changed.tool, "the exposed tool list changed");
+}
+
+#[tokio::test]
+async fn initialize_advertises_what_ready_upstreams_offer_and_keeps_what_the_client_declared() {
+    let state =
+        broker("servers:\n- { name: docs, url: \"http://127.0.0.1:9/mcp\", prefix: docs_ }\n");
+    // Nothing discovered yet: tools only.
+    let reply = send(&state, post(None, initialize_body("2025-06-18"))).await;
+    assert_eq!(
+        reply.json()["result"]["capabilities"],
+        json!({ "tools": { "listChanged": true } })
+    );
+    let mut ready = UpstreamState {
+        health: Health::Ready,
+        capabilities: Capabilities {
+            tools: true,
+            prompts: true,
+            resources: true,
+            resources_subscribe: true,
+            completions: true,
+            logging: true,
+        },
+        ..UpstreamState::connecting()
+    };
+    ready.catalog.prompt =
+        vec![Definition::parse(Entry::Prompt, r#"{"name":"brief"}"#).expect("a prompt")];
+    state.catalog.publish("docs", ready);
+    let runtime = state.runtime.load();
+    state.catalog.recompose(
+        &runtime.route_table_settings(),
+        &runtime.specs,
+        runtime.clusters(),
+    );
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": { "sampling": {}, "roots": { "listChanged": true }, "experimental": {} },
+            "clientInfo": { "name": "test-client", "version": "1" }
+        }
+    });
+    let reply = send(&state, post(None, body.to_string())).await;
+    assert_eq!(
+        reply.json()["result"]["capabilities"],
+        json!({
+            "tools": { "listChanged": true },
+            "prompts": { "listChanged": true },
+            "resources": { "subscribe": true, "listChanged": true },
+            "completions": {},
+            "logging": {}
+        })
+    );
+    let session = reply.header(SESSION_ID).expect("a session id");
+    let claims = state.signer().verify(session).expect("a valid session id");
+    assert_eq!(
+        claims.client_capabilities.to_json(),
+        json!({ "sampling": {}, "roots": { "listChanged": true } }),
+        "what upstream handshakes of this session will declare"
+    );
+    let listed = send(&state, post(Some(session), call(json!(2), "prompts/list"))).await;
+    assert_eq!(
+        listed.json()["result"],
+        json!({ "prompts": [{ "name": "docs_brief" }] })
+    );
+}
+
+#[tokio::test]
+async fn logging_set_level_is_kept_for_the_session_and_checked() {
+    let state =
+        broker("servers:\n- { name: docs, url: \"http://127.0.0.1:9/mcp\", prefix: docs_ }\n");
+    state.catalog.publish(
+        "docs",
+        UpstreamState {
+            health: Health::Ready,
+            capabilities: Capabilities {
+                logging: true,
+                ..Capabilities::default()
+            },
+            ..UpstreamState::connecting()
+        },
+    );
+    let runtime = state.runtime.load();
+    state.catalog.recompose(
+        &runtime.route_table_settings(),
+        &runtime.specs,
+        runtime.clusters(),
+    );
+    let session = start_session(&state, "2025-06-18").await;
+    let set = |level: &str| {
+        json!({ "jsonrpc": "2.0", "id": 3, "method": "logging/setLevel", "params": { "level": level } })
+            .to_string()
+    };
+    let reply = send(&state, post(Some(&session), set("loud"))).await;
+    reply.assert_rpc_error(StatusCode::OK, -32602, json!(3));
+    assert_eq!(state.sessions.log_level(&session), None);
+    let reply = send(&state, post(Some(&session), set("warning"))).await;
+    assert_eq!(reply.json()["result"], json!({}), "{reply:?}");
+    assert_eq!(
+        state.sessions.log_level(&session).as_deref(),
+        Some("warning")
+    );
 }

@@ -1,8 +1,11 @@
 //! `bench-filter`: what one request costs the router, in wasm instructions
 //! (wasmtime fuel: deterministic, whatever the machine's load) and in
-//! linear memory, for `tools/call` bodies of about 200 B, 4 KiB, 64 KiB and
-//! 1 MiB, route tables of 10, 1,000 and 10,000 tools, and a method that is
-//! not routed (`tools/list`, passed to the broker).
+//! linear memory, for bodies of about 200 B, 4 KiB, 64 KiB and 1 MiB, route
+//! tables of 10, 1,000 and 10,000 tools, and each way a request goes: a
+//! routed `tools/call` and `prompts/get` (by name, spliced), a routed
+//! `resources/read` (by listed URI, and by a URI only a resource template
+//! matches, the last in the table), and a method that is not routed
+//! (`tools/list`, passed to the broker).
 //!
 //! Prints a markdown table and writes it to `docs/benchmarks/filter-cost.md`
 //! (or the path given as the first argument).
@@ -28,6 +31,8 @@ const BODY_SIZES: [(usize, &str); 4] = [
     (1 << 20, "1 MiB"),
 ];
 const TOOLS_PER_SERVER: usize = 100;
+/// Prompts and resources per server (besides one resource template).
+const ENTRIES_PER_SERVER: usize = 10;
 const BROKER: &str = "mcp_broker";
 const SESSION: &str = "bench-session";
 const PAGE: u64 = 64 << 10;
@@ -48,6 +53,13 @@ fn table(tools: usize) -> Vec<u8> {
             tools: (0..TOOLS_PER_SERVER.min(tools - i * TOOLS_PER_SERVER))
                 .map(|j| format!("tool_{j}"))
                 .collect(),
+            prompts: (0..ENTRIES_PER_SERVER)
+                .map(|j| format!("prompt_{j}"))
+                .collect(),
+            resources: (0..ENTRIES_PER_SERVER)
+                .map(|j| format!("res://srv{i}/doc/{j}"))
+                .collect(),
+            resource_templates: vec![format!("tpl://srv{i}/{{id}}")],
             ..ServerRoute::new("", "", "", "")
         })
         .collect();
@@ -86,16 +98,70 @@ fn tool_name(tools: usize) -> String {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Routed,
+    Tool,
+    Prompt,
+    Resource,
+    Template,
     Broker,
 }
 
+const KINDS: [Kind; 5] = [
+    Kind::Tool,
+    Kind::Prompt,
+    Kind::Resource,
+    Kind::Template,
+    Kind::Broker,
+];
+
+impl Kind {
+    fn method(self) -> &'static str {
+        match self {
+            Kind::Tool => "tools/call",
+            Kind::Prompt => "prompts/get",
+            Kind::Resource | Kind::Template => "resources/read",
+            Kind::Broker => "tools/list",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Tool => "tools/call (routed)",
+            Kind::Prompt => "prompts/get (routed)",
+            Kind::Resource => "resources/read (listed URI)",
+            Kind::Template => "resources/read (last template)",
+            Kind::Broker => "tools/list (to broker)",
+        }
+    }
+}
+
 /// A body of exactly `size` bytes (or the smallest possible).
-fn body(kind: Kind, tool: &str, size: usize) -> Vec<u8> {
+fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
+    let servers = tools.div_ceil(TOOLS_PER_SERVER);
+    let middle = servers / 2;
     let (head, tail) = match kind {
-        Kind::Routed => (
+        Kind::Tool => (
             format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"text":""#
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{{"text":""#,
+                tool_name(tools)
+            ),
+            r#""}}}"#,
+        ),
+        Kind::Prompt => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{{"name":"s{middle}_prompt_5","arguments":{{"text":""#
+            ),
+            r#""}}}"#,
+        ),
+        Kind::Resource => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"res://srv{middle}/doc/5","_meta":{{"text":""#
+            ),
+            r#""}}}"#,
+        ),
+        Kind::Template => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"tpl://srv{}/item-42","_meta":{{"text":""#,
+                servers - 1
             ),
             r#""}}}"#,
         ),
@@ -144,7 +210,7 @@ fn request(kind: Kind, tools: usize, size: usize) -> Request {
         .header("mcp-session-id", SESSION)
         .header("mcp-protocol-version", "2025-06-18")
         .header("content-type", "application/json")
-        .body(body(kind, &tool_name(tools), size))
+        .body(body(kind, tools, size))
 }
 
 /// One request through, answering the broker if the filter asks.
@@ -203,7 +269,7 @@ fn measure(host: &Host, tools: usize, config: &[u8], kind: Kind) -> Result<Vec<R
 }
 
 fn request_body_len(kind: Kind, tools: usize, size: usize) -> usize {
-    body(kind, &tool_name(tools), size).len()
+    body(kind, tools, size).len()
 }
 
 fn mib(pages: u64) -> String {
@@ -235,10 +301,7 @@ fn report(rows: &[Row], module_size: usize) -> String {
             out,
             "| {} | {} | {} | {} | {:.1} | {} | {} | {} |",
             row.tools,
-            match row.kind {
-                Kind::Routed => "tools/call (routed)",
-                Kind::Broker => "tools/list (to broker)",
-            },
+            row.kind.label(),
             row.label,
             row.request_fuel,
             row.request_fuel as f64 / row.body as f64,
@@ -258,7 +321,7 @@ fn report(rows: &[Row], module_size: usize) -> String {
         out,
         "| method | tools in table | instr. per extra body byte |\n|---|---:|---:|"
     );
-    for kind in [Kind::Routed, Kind::Broker] {
+    for kind in KINDS {
         for tools in TABLE_SIZES {
             let pick = |label: &str| {
                 rows.iter()
@@ -267,14 +330,7 @@ fn report(rows: &[Row], module_size: usize) -> String {
             if let (Some(small), Some(large)) = (pick("64 KiB"), pick("1 MiB")) {
                 let slope = (large.request_fuel - small.request_fuel) as f64
                     / (large.body - small.body) as f64;
-                let _ = writeln!(
-                    out,
-                    "| {} | {tools} | {slope:.2} |",
-                    match kind {
-                        Kind::Routed => "tools/call",
-                        Kind::Broker => "tools/list",
-                    }
-                );
+                let _ = writeln!(out, "| {} | {tools} | {slope:.2} |", kind.label());
             }
         }
     }
@@ -283,7 +339,7 @@ fn report(rows: &[Row], module_size: usize) -> String {
         out,
         "| method | body | min request instr. | max request instr. | max/min |\n|---|---:|---:|---:|---:|"
     );
-    for kind in [Kind::Routed, Kind::Broker] {
+    for kind in KINDS {
         for (_, label) in BODY_SIZES {
             let costs: Vec<u64> = rows
                 .iter()
@@ -294,10 +350,7 @@ fn report(rows: &[Row], module_size: usize) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {label} | {min} | {max} | {:.3} |",
-                    match kind {
-                        Kind::Routed => "tools/call",
-                        Kind::Broker => "tools/list",
-                    },
+                    kind.label(),
                     *max as f64 / (*min).max(1) as f64
                 );
             }
@@ -363,12 +416,33 @@ fn reading(rows: &[Row]) -> String {
          tools differ by at most {spread} instructions (a fixed cost, not per byte).\n\
          - The table itself costs about {per_thousand:.0} KiB of linear memory per 1,000 tools.\n\
          - A 1 MiB body raises peak memory by {:.1} MiB when routed (the buffered\n  \
-         body and its spliced copy) and {:.1} MiB when passed to the broker.\n",
-        slope(Kind::Routed),
+         body and its spliced copy) and {:.1} MiB when passed to the broker.\n\
+         - At 200 B in the 10,000-tool table (100 servers, each with {ENTRIES_PER_SERVER} prompts,\n  \
+         {ENTRIES_PER_SERVER} resources and a template), a request costs: {}.\n",
+        slope(Kind::Tool),
         slope(Kind::Broker),
-        peak(Kind::Routed),
+        peak(Kind::Tool),
         peak(Kind::Broker),
+        small_requests(rows),
     )
+}
+
+/// The 200 B request cost of each kind in the largest table, in words.
+fn small_requests(rows: &[Row]) -> String {
+    KINDS
+        .iter()
+        .filter_map(|kind| {
+            let row = rows.iter().find(|r| {
+                r.kind == *kind && r.tools == TABLE_SIZES[2] && r.label == BODY_SIZES[0].1
+            })?;
+            Some(format!(
+                "{} {} instructions",
+                kind.label(),
+                row.request_fuel
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn run() -> Result<String> {
@@ -377,7 +451,7 @@ fn run() -> Result<String> {
     let mut rows = Vec::new();
     for tools in TABLE_SIZES {
         let config = table(tools);
-        for kind in [Kind::Routed, Kind::Broker] {
+        for kind in KINDS {
             rows.extend(measure(&host, tools, &config, kind)?);
         }
     }
