@@ -60,7 +60,6 @@ fn table(tools: usize) -> Vec<u8> {
                 .map(|j| format!("res://srv{i}/doc/{j}"))
                 .collect(),
             resource_templates: vec![format!("tpl://srv{i}/{{id}}")],
-            ..ServerRoute::new("", "", "", "")
         })
         .collect();
     let build = build_route_table(
@@ -213,8 +212,9 @@ fn request(kind: Kind, tools: usize, size: usize) -> Request {
         .body(body(kind, tools, size))
 }
 
-/// One request through, answering the broker if the filter asks.
-fn exchange(host_vm: &proxy_wasm_harness::Vm, request: &Request) -> Result<HttpStream> {
+/// One request through, answering the broker if the filter asks; it must
+/// reach the upstream (or the broker) labelled with `kind`'s method.
+fn exchange(host_vm: &proxy_wasm_harness::Vm, request: &Request, kind: Kind) -> Result<HttpStream> {
     let stream = host_vm.send(request)?;
     for call in stream.pending_calls() {
         host_vm.answer(
@@ -224,7 +224,11 @@ fn exchange(host_vm: &proxy_wasm_harness::Vm, request: &Request) -> Result<HttpS
             })),
         )?;
     }
-    if stream.local_response().is_some() || !stream.upstream_request().is_some_and(|r| r.complete) {
+    let passed = stream.upstream_request().filter(|r| r.complete);
+    let labelled = passed
+        .as_ref()
+        .and_then(|r| r.header("x-mcp-method").map(str::to_owned));
+    if stream.local_response().is_some() || labelled.as_deref() != Some(kind.method()) {
         return Err(proxy_wasm_harness::Error::Usage {
             detail: format!(
                 "the bench request was not passed on:\n{}",
@@ -252,8 +256,8 @@ fn measure(host: &Host, tools: usize, config: &[u8], kind: Kind) -> Result<Vec<R
         let vm = gateway.vm(0);
         let base_pages = vm.memory_pages();
         let request = request(kind, tools, size);
-        exchange(vm, &request)?;
-        let stream = exchange(vm, &request)?;
+        exchange(vm, &request, kind)?;
+        let stream = exchange(vm, &request, kind)?;
         rows.push(Row {
             tools,
             kind,
