@@ -92,6 +92,17 @@ pub fn text_of(result: &CallToolResult) -> String {
         .unwrap_or_default()
 }
 
+/// What the broker's discovery declares to upstreams (every client feature
+/// a server can use): a client declaring the same sees, directly, the
+/// catalogue the gateway lists.
+pub fn discovery_capabilities() -> Value {
+    serde_json::json!({
+        "sampling": { "context": {}, "tools": {} },
+        "elicitation": { "form": {}, "url": {} },
+        "roots": { "listChanged": true }
+    })
+}
+
 /// A raw HTTP answer.
 #[derive(Debug)]
 pub struct RawResponse {
@@ -251,6 +262,52 @@ impl RawSession {
             headers: response.headers().clone(),
             body: response.bytes().await?.to_vec(),
         })
+    }
+
+    /// Every page of a list (`tools/list`, ...): each definition of
+    /// `member` as the server sent it, in order.
+    ///
+    /// # Panics
+    /// When the answer is not a list result (the test fails).
+    pub async fn list_all(
+        &self,
+        method: &str,
+        member: &str,
+    ) -> Vec<Box<serde_json::value::RawValue>> {
+        use serde_json::value::RawValue;
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let params = cursor.as_ref().map_or(
+                serde_json::json!({}),
+                |c| serde_json::json!({ "cursor": c }),
+            );
+            let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+            let response = self
+                .post(body.to_string().as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("{method}: {e}"));
+            let text = response.message_text();
+            let message: std::collections::HashMap<String, Box<RawValue>> =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: {e}: {text}"));
+            let result = message
+                .get("result")
+                .unwrap_or_else(|| panic!("{method} answered {text}"))
+                .get();
+            let members: std::collections::HashMap<String, Box<RawValue>> =
+                serde_json::from_str(result).unwrap_or_else(|e| panic!("{method}: {e}"));
+            let items: Vec<Box<RawValue>> = members
+                .get(member)
+                .and_then(|items| serde_json::from_str(items.get()).ok())
+                .unwrap_or_else(|| panic!("{method} has no {member:?} list: {result}"));
+            all.extend(items);
+            cursor = members
+                .get("nextCursor")
+                .and_then(|c| serde_json::from_str::<String>(c.get()).ok());
+            if cursor.is_none() {
+                return all;
+            }
+        }
     }
 
     /// DELETE: ends the session.

@@ -15,21 +15,10 @@
 
 use std::process::Command;
 
-use e2e::client::RawSession;
+use e2e::client::{RawSession, discovery_capabilities};
 use e2e::stack::UpstreamKind;
 use e2e::{Stack, paths};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
-
-/// What discovery declares (the broker's `discovery_capabilities`): a raw
-/// client declaring the same sees the same catalogue directly.
-fn discovery_capabilities() -> Value {
-    json!({
-        "sampling": { "context": {}, "tools": {} },
-        "elicitation": { "form": {}, "url": {} },
-        "roots": { "listChanged": true }
-    })
-}
 
 async fn federation_report(url: String, prefix: &str) -> Value {
     let script = paths::node_peers()
@@ -87,14 +76,16 @@ async fn an_sdk_client_gets_through_the_gateway_what_it_gets_from_server_everyth
     assert!(sampled.contains("sampled: "), "{sampled}");
 }
 
-/// Every definition of `member` in a list result, as raw JSON text, keyed
-/// by its name (or URI).
-fn definitions(result: &str, member: &str, key: &str) -> Vec<(String, String)> {
-    let result: std::collections::HashMap<String, Box<RawValue>> =
-        serde_json::from_str(result).expect("a result object");
-    let items: Vec<Box<RawValue>> =
-        serde_json::from_str(result[member].get()).expect("a list of definitions");
-    items
+/// Every definition of a list, as raw JSON text, keyed by its `key`.
+async fn upstream_list(
+    session: &RawSession,
+    method: &str,
+    member: &str,
+    key: &str,
+) -> Vec<(String, String)> {
+    session
+        .list_all(method, member)
+        .await
         .into_iter()
         .map(|item| {
             let value: Value = serde_json::from_str(item.get()).expect("JSON");
@@ -104,37 +95,6 @@ fn definitions(result: &str, member: &str, key: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Every page of a list, as the upstream sent each definition.
-async fn upstream_list(
-    session: &RawSession,
-    method: &str,
-    member: &str,
-    key: &str,
-) -> Vec<(String, String)> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let params = cursor
-            .as_ref()
-            .map_or(json!({}), |c| json!({ "cursor": c }));
-        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-        let response = session
-            .post(body.to_string().as_bytes())
-            .await
-            .expect("answered");
-        let message: std::collections::HashMap<String, Box<RawValue>> =
-            serde_json::from_str(&response.message_text()).expect("a response");
-        let result = message["result"].get();
-        all.extend(definitions(result, member, key));
-        cursor = serde_json::from_str::<Value>(result).expect("JSON")["nextCursor"]
-            .as_str()
-            .map(str::to_owned);
-        if cursor.is_none() {
-            return all;
-        }
-    }
 }
 
 #[tokio::test]
