@@ -31,6 +31,16 @@ pub enum ErrorCode {
     /// -32003: the gateway refuses this caller: a session opened by another
     /// identity, a browser origin or host it does not serve.
     Forbidden,
+    /// -32020: the `MCP-Protocol-Version`, `Mcp-Method` or `Mcp-Name`
+    /// header is missing, malformed, or disagrees with the body (MCP
+    /// 2026-07-28, "Streamable HTTP › Server Validation").
+    HeaderMismatch,
+    /// -32021: the request needs a client capability the client did not
+    /// declare (MCP 2026-07-28, "Per-request protocol fields").
+    MissingRequiredClientCapability,
+    /// -32022: the protocol version is not one the gateway speaks; `data`
+    /// lists the supported ones (MCP 2026-07-28, "Versioning").
+    UnsupportedProtocolVersion,
 }
 
 impl ErrorCode {
@@ -46,6 +56,9 @@ impl ErrorCode {
             ErrorCode::SessionNotFound => -32001,
             ErrorCode::ResourceNotFound => -32002,
             ErrorCode::Forbidden => -32003,
+            ErrorCode::HeaderMismatch => -32020,
+            ErrorCode::MissingRequiredClientCapability => -32021,
+            ErrorCode::UnsupportedProtocolVersion => -32022,
         }
     }
 }

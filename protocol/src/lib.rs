@@ -11,6 +11,7 @@ pub mod identity;
 pub mod members;
 pub mod message;
 pub mod methods;
+pub mod modern;
 pub mod names;
 pub mod refusal;
 pub mod relay_id;

@@ -2,8 +2,8 @@
 //!
 //! Only what routing needs is kept, borrowed from the body: the raw `id`
 //! (with its span: relayed answers get their original id spliced back), the
-//! method, and of `params` the raw `name`, `uri` and `ref` members with
-//! their byte spans (the router routes by them and splices names).
+//! method, and of `params` the raw `name`, `uri`, `ref` and `_meta` members
+//! with their byte spans (the router routes by them and splices names).
 //! Everything else is validated as JSON and skipped without allocation.
 
 use std::borrow::Cow;
@@ -58,6 +58,9 @@ pub struct ParamsObject<'a> {
     pub uri: Option<NameField<'a>>,
     /// `ref` of `completion/complete`: what is being completed.
     pub reference: Option<Reference<'a>>,
+    /// `_meta`: where a stateless-era request carries its protocol version
+    /// and client capabilities.
+    pub meta: Option<NameField<'a>>,
 }
 
 /// `params.ref` of `completion/complete` (MCP 2025-11-25, "Completion").
@@ -203,10 +206,12 @@ impl<'a> Envelope<'a> {
                         name,
                         uri,
                         reference,
+                        meta,
                     }) => Params::Object(ParamsObject {
                         name: name.and_then(|raw| span_of(raw, body_start)),
                         uri: uri.and_then(|raw| span_of(raw, body_start)),
                         reference: reference.map(|raw| probe_reference(raw, body_start)),
+                        meta: meta.and_then(|raw| span_of(raw, body_start)),
                     }),
                 };
                 Ok(Message {
@@ -293,6 +298,7 @@ enum ParamsProbe<'a> {
         name: Option<&'a RawValue>,
         uri: Option<&'a RawValue>,
         reference: Option<&'a RawValue>,
+        meta: Option<&'a RawValue>,
     },
     NotObject,
 }
@@ -316,6 +322,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
         let mut name: Option<&'a RawValue> = None;
         let mut uri: Option<&'a RawValue> = None;
         let mut reference: Option<&'a RawValue> = None;
+        let mut meta: Option<&'a RawValue> = None;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             // Duplicates are refused, so a policy and the upstream can never
             // read different names.
@@ -323,6 +330,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
                 "name" => (&mut name, "name"),
                 "uri" => (&mut uri, "uri"),
                 "ref" => (&mut reference, "ref"),
+                "_meta" => (&mut meta, "_meta"),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -337,6 +345,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
             name,
             uri,
             reference,
+            meta,
         })
     }
 

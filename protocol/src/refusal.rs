@@ -12,6 +12,7 @@
 use serde_json::value::RawValue;
 
 use crate::message::ParseFailure;
+use crate::versions::Era;
 use crate::{ErrorCode, RpcError, versions};
 
 /// Why the gateway answered a request itself.
@@ -83,6 +84,16 @@ pub enum Refusal {
     /// The session API refused a handshake: the broker holds all the
     /// upstream sessions it may.
     AtCapacity { detail: String },
+    /// A stateless-era request whose metadata headers are missing,
+    /// malformed or disagree with its body (MCP 2026-07-28: -32020).
+    HeaderMismatch { detail: String },
+    /// A stateless-era request without the `params._meta` it must carry.
+    MissingRequestMeta { detail: String },
+    /// The request needs a client capability the client did not declare.
+    MissingClientCapability { capability: String },
+    /// `GET` or `DELETE` of a stateless-era request (there are no sessions
+    /// and no standalone stream: `subscriptions/listen` replaced it).
+    MethodNotAllowed,
 }
 
 /// A response the router sends itself.
@@ -196,12 +207,16 @@ impl Refusal {
             UnsupportedProtocolVersion { version } => (
                 400,
                 RpcError::new(
-                    ErrorCode::InvalidRequest,
+                    ErrorCode::UnsupportedProtocolVersion,
                     format!(
-                        "Bad Request: unsupported MCP-Protocol-Version {version:?}; supported: {}",
-                        versions::SUPPORTED.join(", ")
+                        "Unsupported protocol version {version:?}; supported: {}",
+                        versions::ALL.join(", ")
                     ),
-                ),
+                )
+                .with_data(serde_json::json!({
+                    "supported": versions::ALL,
+                    "requested": version,
+                })),
             ),
             SessionNotFound => (
                 404,
@@ -295,12 +310,72 @@ impl Refusal {
                 503,
                 RpcError::new(ErrorCode::UpstreamUnavailable, detail.clone()),
             ),
+            HeaderMismatch { detail } => (
+                400,
+                RpcError::new(
+                    ErrorCode::HeaderMismatch,
+                    format!("Header mismatch: {detail}"),
+                ),
+            ),
+            MissingRequestMeta { detail } => (
+                400,
+                RpcError::new(
+                    ErrorCode::InvalidParams,
+                    format!("Invalid params: {detail}"),
+                ),
+            ),
+            MissingClientCapability { capability } => (
+                400,
+                RpcError::new(
+                    ErrorCode::MissingRequiredClientCapability,
+                    format!("The upstream server needs the {capability} client capability for this request; declare it in params._meta"),
+                )
+                .with_data(serde_json::json!({ "requiredCapabilities": { capability.as_str(): {} } })),
+            ),
+            MethodNotAllowed => (
+                405,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    "Method Not Allowed: a stateless-era (2026-07-28) client sends POST only; subscriptions/listen replaces the GET stream",
+                ),
+            ),
         }
     }
 
     /// The complete local reply, echoing the request's raw `id` if known.
     pub fn reply(&self, id: Option<&RawValue>) -> LocalReply {
         let (status, error) = self.status_and_error();
+        LocalReply {
+            status,
+            body: error.to_response_body(id),
+        }
+    }
+
+    /// The HTTP status and JSON-RPC error of this refusal to a request of
+    /// `era`. The stateless era (MCP 2026-07-28) answers a request that
+    /// cannot be carried out with the status its code implies (`-32602`:
+    /// 400, `-32601`: 404, as its "Streamable HTTP" section and the official
+    /// SDKs do), and an unknown resource with `-32602` (its changelog:
+    /// `-32002` is no longer emitted).
+    pub fn status_and_error_in(&self, era: Era) -> (u32, RpcError) {
+        let (status, mut error) = self.status_and_error();
+        if era == Era::Handshake {
+            return (status, error);
+        }
+        if error.code == ErrorCode::ResourceNotFound {
+            error.code = ErrorCode::InvalidParams;
+        }
+        let status = match (status, error.code) {
+            (200, ErrorCode::InvalidParams | ErrorCode::InvalidRequest) => 400,
+            (200, ErrorCode::MethodNotFound) => 404,
+            (status, _) => status,
+        };
+        (status, error)
+    }
+
+    /// [`Refusal::reply`] for a request of `era`.
+    pub fn reply_in(&self, era: Era, id: Option<&RawValue>) -> LocalReply {
+        let (status, error) = self.status_and_error_in(era);
         LocalReply {
             status,
             body: error.to_response_body(id),
@@ -339,6 +414,10 @@ impl Refusal {
             HandshakeFailed { .. } => "handshake_failed",
             TooManyHandshakes { .. } => "too_many_handshakes",
             AtCapacity { .. } => "at_capacity",
+            HeaderMismatch { .. } => "header_mismatch",
+            MissingRequestMeta { .. } => "missing_request_meta",
+            MissingClientCapability { .. } => "missing_client_capability",
+            MethodNotAllowed => "method_not_allowed",
         }
     }
 }

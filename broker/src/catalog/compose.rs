@@ -3,7 +3,7 @@
 //! (the one place a route table is built).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use router_config::{BuildIssue, Entry, RouteTableSettings, RouterConfig, ServerRoute};
@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use super::Clusters;
 use crate::upstream::discovery::list_method;
 use crate::upstream::{
-    Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState,
+    CacheHint, Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState,
 };
 
 /// One aggregated list (`tools/list`, `prompts/list`, `resources/list`,
@@ -38,6 +38,11 @@ pub struct Composite {
     /// What the upstreams in the table offer together: what `initialize`
     /// advertises.
     pub capabilities: Capabilities,
+    /// The upstreams' caching hints of each list, combined.
+    pub cache: PerEntry<CacheHint>,
+    /// Each list as a stateless-era result (with `resultType` and caching
+    /// hints), made on first use.
+    pub modern_lists: PerEntry<OnceLock<Arc<RawValue>>>,
     pub servers: Vec<ServerStatus>,
 }
 
@@ -153,6 +158,17 @@ pub fn compose(
         .fold(Capabilities::default(), |all, state| {
             all.union(state.capabilities)
         });
+    let cache = build
+        .config
+        .servers
+        .iter()
+        .filter_map(|route| ready(&route.name))
+        .fold(PerEntry::<CacheHint>::default(), |mut all, state| {
+            for entry in Entry::ALL {
+                *all.get_mut(entry) = all.get(entry).combine(*state.cache.get(entry));
+            }
+            all
+        });
 
     let servers = specs
         .iter()
@@ -190,7 +206,38 @@ pub fn compose(
         issues: build.issues,
         lists,
         capabilities,
+        cache,
+        modern_lists: PerEntry::default(),
         servers,
+    }
+}
+
+impl Composite {
+    /// The list of `entry`'s kind as a stateless-era result: the list with
+    /// `resultType: "complete"` and caching hints (MCP 2026-07-28,
+    /// "Caching"): the shortest `ttlMs` of the upstreams' and
+    /// `default_ttl_ms` (how stale the gateway's own view may be), and
+    /// `cacheScope` `private` if any upstream's list is, else `public` (the
+    /// list does not depend on who asks).
+    pub fn modern_list(&self, entry: Entry, default_ttl_ms: u64) -> Arc<RawValue> {
+        self.modern_lists
+            .get(entry)
+            .get_or_init(|| {
+                let hint = self.cache.get(entry);
+                let ttl = hint
+                    .ttl_ms
+                    .map_or(default_ttl_ms, |t| t.min(default_ttl_ms));
+                let scope = if hint.private { "private" } else { "public" };
+                let list = self.list(entry).result.get();
+                // The list result is a JSON object: its hints go before the
+                // closing brace, nothing in it re-encoded.
+                let body = list.strip_suffix('}').unwrap_or(list);
+                let text = format!(
+                    r#"{body},"resultType":"complete","ttlMs":{ttl},"cacheScope":"{scope}"}}"#
+                );
+                Arc::from(RawValue::from_string(text).unwrap_or_default())
+            })
+            .clone()
     }
 }
 

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use mcp_protocol::identity::Identity;
 use mcp_protocol::message::{self, MessageKind};
 use mcp_protocol::refusal::Refusal;
-use mcp_protocol::{access, headers, methods, versions};
+use mcp_protocol::versions::{self, Era};
+use mcp_protocol::{access, headers, methods};
 use router_config::Entry;
 use serde_json::value::RawValue;
 
@@ -35,6 +36,20 @@ pub async fn post(
     if let Err(refusal) = check_access(&state, &request_headers) {
         return rpc::refuse(refusal);
     }
+    // The era is the request's own (MCP 2026-07-28, "Versioning › Backward
+    // Compatibility"): its MCP-Protocol-Version header, as the router reads it.
+    match versions::era_of(header_str(&request_headers, headers::PROTOCOL_VERSION)) {
+        Ok(Era::Modern) => return super::modern::post(state, request_headers, body).await,
+        Ok(Era::Handshake) => {}
+        Err(version) => {
+            return super::modern::refuse(
+                &Refusal::UnsupportedProtocolVersion {
+                    version: version.to_owned(),
+                },
+                None,
+            );
+        }
+    }
     let message = match message::parse(&body) {
         Ok(message) => message,
         Err(failure) => {
@@ -49,18 +64,6 @@ pub async fn post(
         MessageKind::Response => (methods::RESPONSE_LABEL, None),
     };
     state.metrics.count_request(method);
-
-    // A client of the stateless era (2026-07-28) probes first; answering 400
-    // with a JSON-RPC error of the handshake era makes it fall back to
-    // `initialize` (MCP 2026-07-28, "Streamable HTTP › Backward
-    // Compatibility"). Codes -32020..-32099 would read as "modern server".
-    if let Some(version) = header_str(&request_headers, headers::PROTOCOL_VERSION)
-        && !versions::is_supported(version)
-    {
-        return rpc::refuse(Refusal::UnsupportedProtocolVersion {
-            version: version.to_owned(),
-        });
-    }
 
     if method == methods::INITIALIZE {
         let Some(id) = id else {
@@ -215,6 +218,9 @@ pub async fn delete(State(state): State<Arc<AppState>>, request_headers: HeaderM
     if let Err(refusal) = check_access(&state, &request_headers) {
         return rpc::refuse(refusal);
     }
+    if is_modern(&request_headers) {
+        return super::modern::refuse(&Refusal::MethodNotAllowed, None);
+    }
     let gateway = match session(&state, &request_headers) {
         Ok((gateway, _)) => gateway.to_owned(),
         Err(refusal) => return rpc::refuse(refusal),
@@ -295,6 +301,12 @@ pub fn check_access(state: &AppState, request_headers: &HeaderMap) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// Whether a request says it is of the stateless era (its
+/// `MCP-Protocol-Version`).
+pub fn is_modern(request_headers: &HeaderMap) -> bool {
+    header_str(request_headers, headers::PROTOCOL_VERSION).is_some_and(versions::is_modern)
 }
 
 pub fn header_str<'h>(request_headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -14,6 +14,7 @@
 
 mod gateway_only;
 mod mcp;
+mod modern;
 mod rpc;
 mod session_api;
 pub mod status;

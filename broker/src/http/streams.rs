@@ -45,6 +45,9 @@ pub async fn get(State(state): State<Arc<AppState>>, request_headers: HeaderMap)
     if let Err(refusal) = check_access(&state, &request_headers) {
         return rpc::refuse(refusal);
     }
+    if super::mcp::is_modern(&request_headers) {
+        return super::modern::refuse(&Refusal::MethodNotAllowed, None);
+    }
     let accepts_sse = header_str(&request_headers, header::ACCEPT.as_str())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     if !accepts_sse {

@@ -4,6 +4,7 @@
 use super::*;
 
 mod mcp_endpoint;
+mod modern_era;
 mod session_api;
 mod status;
 

@@ -235,6 +235,31 @@ impl Capabilities {
     }
 }
 
+/// The caching hints a stateless-era upstream gave one of its lists (MCP
+/// 2026-07-28, "Caching": `ttlMs`, `cacheScope`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheHint {
+    /// How long the list may be used, in milliseconds; `None` when the
+    /// upstream gave none (handshake-era upstreams never do).
+    pub ttl_ms: Option<u64>,
+    /// `cacheScope: "private"`: the list depends on who asks.
+    pub private: bool,
+}
+
+impl CacheHint {
+    /// The hint of a list served from several upstreams' lists: the
+    /// shortest time, private if any is.
+    pub fn combine(self, other: CacheHint) -> CacheHint {
+        CacheHint {
+            ttl_ms: match (self.ttl_ms, other.ttl_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            private: self.private || other.private,
+        }
+    }
+}
+
 /// A definition discovery left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -254,6 +279,8 @@ pub struct UpstreamState {
     pub capabilities: Capabilities,
     /// Definitions left out (malformed), with their reasons.
     pub rejected: Vec<Rejected>,
+    /// The caching hints of each list, from a stateless-era upstream.
+    pub cache: PerEntry<CacheHint>,
     pub protocol_version: Option<String>,
     pub server_info: Option<serde_json::Value>,
     pub last_error: Option<String>,
@@ -267,6 +294,7 @@ impl UpstreamState {
             catalog: PerEntry::default(),
             capabilities: Capabilities::default(),
             rejected: Vec::new(),
+            cache: PerEntry::default(),
             protocol_version: None,
             server_info: None,
             last_error: None,

@@ -10,7 +10,11 @@ use std::borrow::Cow;
 
 use mcp_protocol::identity::Identity;
 use mcp_protocol::message::{self, MessageKind, NameField, Params, ParamsObject};
+use mcp_protocol::versions::Era;
 use mcp_protocol::{access, headers, methods, names, relay_id, session_id, versions};
+
+mod modern;
+pub use modern::{ModernCall, on_modern_body};
 use router_config::Entry;
 use serde_json::value::RawValue;
 
@@ -41,12 +45,23 @@ pub struct RequestHead<'h> {
     pub identity: Option<&'h [u8]>,
     /// Which client credential headers the request carries.
     pub credentials: CredentialHeaders,
+    /// `mcp-method` (stateless era).
+    pub mcp_method: Option<&'h str>,
+    /// `mcp-name` (stateless era), as sent.
+    pub mcp_name: Option<&'h str>,
 }
 
 impl RequestHead<'_> {
     /// Who the request comes from (`mcp_protocol::identity`).
     pub fn identity(&self) -> Identity<'_> {
         Identity::of_request(self.identity, self.authorization)
+    }
+
+    /// The era the request says it belongs to (a version the gateway does
+    /// not speak reads as the stateless era's: that is how its refusal is
+    /// worded).
+    pub fn era(&self) -> Era {
+        versions::era_of(self.protocol_version).unwrap_or(Era::Modern)
     }
 }
 
@@ -73,7 +88,7 @@ impl CredentialHeaders {
 }
 
 /// Decision taken on the request headers.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum HeadDecision {
     /// Not the MCP endpoint: pass untouched.
     NotMcp,
@@ -82,6 +97,13 @@ pub enum HeadDecision {
     Broker,
     /// A POST to the MCP endpoint: buffer the body and decide on it.
     ReadBody,
+    /// A stateless-era call routed from its headers: let the headers go
+    /// now, then check and splice the body ([`on_modern_body`]).
+    Modern(ModernCall),
+    /// A stateless-era request for the broker (lists, `server/discover`,
+    /// `subscriptions/listen`, ...), labelled with its `Mcp-Method`; the
+    /// broker checks its body.
+    ModernBroker { method: String },
     /// Refuse now.
     Reject(Refusal),
 }
@@ -130,6 +152,11 @@ pub struct RoutedCall {
     /// The request id as the client wrote it, for error replies (`None`
     /// for answers, which are not requests).
     pub id: Option<Box<RawValue>>,
+    /// The client's era: a stateless-era call has no session to look up.
+    pub era: Era,
+    /// The server does not speak the client's era (or needs a credential
+    /// only the broker holds): the call goes to the broker, which bridges.
+    pub bridged: bool,
 }
 
 /// Decides on the request headers.
@@ -157,6 +184,17 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
     {
         return HeadDecision::Reject(Refusal::MalformedSession);
     }
+    let era = match versions::era_of(head.protocol_version) {
+        Ok(era) => era,
+        Err(version) => {
+            return HeadDecision::Reject(Refusal::UnsupportedProtocolVersion {
+                version: shortened(version),
+            });
+        }
+    };
+    if era == Era::Modern && !head.method.eq_ignore_ascii_case("POST") {
+        return HeadDecision::Reject(Refusal::MethodNotAllowed);
+    }
     if !head.method.eq_ignore_ascii_case("POST") {
         return HeadDecision::Broker;
     }
@@ -168,6 +206,9 @@ pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisi
         return HeadDecision::Reject(Refusal::BodyTooLarge {
             limit: table.max_body_bytes(),
         });
+    }
+    if era == Era::Modern {
+        return modern::on_head(table, head);
     }
     HeadDecision::ReadBody
 }
@@ -223,7 +264,7 @@ pub fn on_request_body<'b>(
                     server,
                     detail: "it is not in the route table any more".to_owned(),
                 });
-            return routed(head, methods::RESPONSE_LABEL, None, target);
+            return routed(table, head, methods::RESPONSE_LABEL, None, target);
         }
         MessageKind::Call { method, params } => (method, params),
     };
@@ -262,7 +303,7 @@ pub fn on_request_body<'b>(
             None,
         );
     };
-    routed(head, &method, Some(id), target)
+    routed(table, head, &method, Some(id), target)
 }
 
 /// Where a routed message goes, before the request-wide checks.
@@ -275,6 +316,7 @@ struct Target {
 /// The routed call, once the request carries a session and a version the
 /// gateway speaks.
 fn routed<'b>(
+    table: &RouteTable,
     head: &RequestHead<'_>,
     method: &str,
     id: Option<&RawValue>,
@@ -287,21 +329,19 @@ fn routed<'b>(
     let Some(gateway_session) = head.session_id else {
         return reject(Refusal::MissingSession);
     };
-    if let Some(version) = head.protocol_version
-        && !versions::is_supported(version)
-    {
-        return reject(Refusal::UnsupportedProtocolVersion {
-            version: version.to_owned(),
-        });
-    }
     match target {
         Ok(target) => BodyDecision::Route(RoutedCall {
+            bridged: table
+                .servers()
+                .get(target.server_index)
+                .is_some_and(|s| !s.era.speaks(Era::Handshake)),
             server_index: target.server_index,
             method: method.to_owned(),
             key: target.key,
             splice: target.splice,
             gateway_session: gateway_session.to_owned(),
             id: id.map(RawValue::to_owned),
+            era: Era::Handshake,
         }),
         Err(refusal) => reject(refusal),
     }
@@ -330,7 +370,26 @@ fn by_name(
     member: &str,
 ) -> Result<Target, Refusal> {
     let (exposed, field) = string_member(name, member)?;
-    if !names::is_routable_tool_name(&exposed) {
+    let (server_index, upstream_name) = resolve_name(table, entry, &exposed)?;
+    let splice =
+        (upstream_name != exposed).then(|| Splice::new(field.span.clone(), &upstream_name));
+    Ok(Target {
+        server_index,
+        key: match entry {
+            Entry::Prompt => RouteKey::Prompt(upstream_name),
+            _ => RouteKey::Tool(upstream_name),
+        },
+        splice,
+    })
+}
+
+/// The server and upstream name of an exposed tool or prompt name.
+fn resolve_name(
+    table: &RouteTable,
+    entry: Entry,
+    exposed: &str,
+) -> Result<(usize, String), Refusal> {
+    if !names::is_routable_tool_name(exposed) {
         return Err(Refusal::InvalidParams {
             detail: format!(
                 "a {} name is 1 to {} bytes without control characters",
@@ -340,27 +399,19 @@ fn by_name(
         });
     }
     let route = match entry {
-        Entry::Prompt => table.lookup_prompt(&exposed),
-        _ => table.lookup(&exposed),
+        Entry::Prompt => table.lookup_prompt(exposed),
+        _ => table.lookup(exposed),
     };
-    let Some(route) = route else {
-        let name = exposed.into_owned();
-        return Err(match entry {
-            Entry::Prompt => Refusal::UnknownPrompt { name },
-            _ => Refusal::UnknownTool { name },
-        });
-    };
-    let splice = (route.upstream_name != exposed)
-        .then(|| Splice::new(field.span.clone(), route.upstream_name));
-    let upstream_name = route.upstream_name.to_owned();
-    Ok(Target {
-        server_index: route.server_index,
-        key: match entry {
-            Entry::Prompt => RouteKey::Prompt(upstream_name),
-            _ => RouteKey::Tool(upstream_name),
-        },
-        splice,
-    })
+    match route {
+        Some(route) => Ok((route.server_index, route.upstream_name.to_owned())),
+        None => {
+            let name = exposed.to_owned();
+            Err(match entry {
+                Entry::Prompt => Refusal::UnknownPrompt { name },
+                _ => Refusal::UnknownTool { name },
+            })
+        }
+    }
 }
 
 /// A resource, by its URI (or, for a completion reference, its template).
@@ -375,7 +426,23 @@ fn by_uri(
         "params.uri"
     };
     let (uri, _) = string_member(uri, member)?;
-    if !names::is_routable_uri(&uri) {
+    let server_index = resolve_uri(table, &uri, member, reference)?;
+    Ok(Target {
+        server_index,
+        key: RouteKey::Resource(uri.into_owned()),
+        splice: None,
+    })
+}
+
+/// The server owning a resource URI (or, for a completion reference, a
+/// template); `member` names where the URI came from, for the error.
+fn resolve_uri(
+    table: &RouteTable,
+    uri: &str,
+    member: &str,
+    reference: bool,
+) -> Result<usize, Refusal> {
+    if !names::is_routable_uri(uri) {
         return Err(Refusal::InvalidParams {
             detail: format!(
                 "{member} must be 1 to {} bytes without control characters or spaces",
@@ -384,20 +451,15 @@ fn by_uri(
         });
     }
     let route = if reference {
-        table.lookup_resource_reference(&uri)
+        table.lookup_resource_reference(uri)
     } else {
-        table.lookup_resource(&uri)
+        table.lookup_resource(uri)
     };
-    match route {
-        Some(route) => Ok(Target {
-            server_index: route.server_index,
-            key: RouteKey::Resource(uri.into_owned()),
-            splice: None,
-        }),
-        None => Err(Refusal::UnknownResource {
-            uri: shortened(&uri),
-        }),
-    }
+    route
+        .map(|route| route.server_index)
+        .ok_or_else(|| Refusal::UnknownResource {
+            uri: shortened(uri),
+        })
 }
 
 /// `completion/complete`, by what it completes (MCP 2025-11-25,

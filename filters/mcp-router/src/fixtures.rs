@@ -52,6 +52,10 @@ pub enum Expect {
         headers: BTreeMap<String, String>,
         #[serde(rename = "upstreamBody")]
         upstream_body: String,
+        /// The server does not speak the client's era: the call goes to
+        /// the broker, which bridges it (no `:authority`/`:path` change).
+        #[serde(default)]
+        bridged: bool,
     },
     /// Passed to the broker, labelled `method` (absent for GET/DELETE).
     #[serde(rename = "broker")]

@@ -8,7 +8,8 @@ use mcp_protocol::headers;
 use router_config::ServerRoute;
 use router_config::session_api::UpstreamSessionResponse;
 
-use crate::decision::{RequestHead, RouteKey, RoutedCall};
+use crate::decision::{ModernCall, RequestHead, RouteKey, RoutedCall};
+use mcp_protocol::modern;
 use mcp_protocol::refusal::Refusal;
 
 /// One change to the request headers.
@@ -58,8 +59,51 @@ pub fn route_plan(
         }
         None => None,
     };
-    ops.push(HeaderOp::Set(headers::AUTHORITY, server.authority.clone()));
-    ops.push(HeaderOp::Set(":path", server.path.clone()));
+    routing_headers(server, call, head, &mut ops);
+    Ok(RoutePlan {
+        body: new_body,
+        headers: ops,
+    })
+}
+
+/// The headers of a stateless-era call routed from its headers (the body
+/// is not known yet): the route as for any call, `Mcp-Name` rewritten to
+/// the upstream name when the prefix made them differ (the body's name is
+/// spliced to match when it arrives, so the body's length changes and its
+/// `content-length` goes: Envoy then frames the body itself).
+pub fn modern_plan(
+    server: &ServerRoute,
+    call: &ModernCall,
+    head: &RequestHead<'_>,
+) -> Vec<HeaderOp> {
+    let mut ops = Vec::with_capacity(10);
+    if let Some(upstream) = &call.rename {
+        ops.push(HeaderOp::Set(
+            modern::MCP_NAME,
+            modern::encode_header_value(upstream).into_owned(),
+        ));
+        ops.push(HeaderOp::Remove("content-length"));
+    }
+    routing_headers(server, &call.call, head, &mut ops);
+    ops
+}
+
+/// The route of a call: `:authority`, `:path` and `x-mcp-cluster` of its
+/// server (unless it is bridged: then it goes on to the broker, Envoy's
+/// default route), the router's own headers, and the client credential
+/// headers the server did not opt into removed (a bridged call keeps them:
+/// the broker checks the caller's identity with them and forwards only
+/// what the server opted into).
+fn routing_headers(
+    server: &ServerRoute,
+    call: &RoutedCall,
+    head: &RequestHead<'_>,
+    ops: &mut Vec<HeaderOp>,
+) {
+    if !call.bridged {
+        ops.push(HeaderOp::Set(headers::AUTHORITY, server.authority.clone()));
+        ops.push(HeaderOp::Set(":path", server.path.clone()));
+    }
     ops.push(HeaderOp::Set(headers::X_MCP_METHOD, call.method.clone()));
     ops.push(HeaderOp::Set(
         headers::X_MCP_SERVERNAME,
@@ -76,6 +120,9 @@ pub fn route_plan(
         )),
         RouteKey::Answer => {}
     }
+    if call.bridged {
+        return;
+    }
     if let Some(cluster) = &server.cluster {
         ops.push(HeaderOp::Set(headers::X_MCP_CLUSTER, cluster.clone()));
     }
@@ -84,10 +131,6 @@ pub fn route_plan(
             ops.push(HeaderOp::Remove(name));
         }
     }
-    Ok(RoutePlan {
-        body: new_body,
-        headers: ops,
-    })
 }
 
 /// The headers a message passed to the broker gets: its method as
@@ -162,6 +205,8 @@ mod tests {
             splice,
             gateway_session: "gw".to_owned(),
             id: Some(RawValue::from_string("1".to_owned()).expect("raw id")),
+            era: mcp_protocol::versions::Era::Handshake,
+            bridged: false,
         }
     }
 

@@ -3,36 +3,14 @@
 //! (plus a scan of the few server prefixes, or resource templates, on a
 //! miss).
 //!
-//! # Who owns a resource URI
-//!
-//! Resource URIs are exposed unchanged (tools and prompts get their
-//! server's prefix; URIs do not). A URI is the upstream's own identifier:
-//! it appears inside tool results (`resource_link`, embedded resources),
-//! prompt messages and `notifications/resources/updated`, which the gateway
-//! relays byte for byte. Rewriting URIs per server (Envoy's native router
-//! makes `server+scheme://...`) would have to rewrite every one of those
-//! places, and a URI the gateway missed would not resolve. Unchanged URIs
-//! resolve wherever the client found them, so `resources/read` of a URI
-//! goes, in this order, to:
-//!
-//! 1. the server that lists it (`resources/list`; a URI two servers list
-//!    belongs to the one listed first, and the conflict is reported);
-//! 2. the first server (in table order) with a resource template the URI
-//!    matches ([`router_config::uri_template`]);
-//! 3. the only server whose listed URIs or templates use its scheme (a
-//!    `resource_link` to a resource nobody lists, such as a file a tool
-//!    just wrote).
-//!
-//! The trade-off: two servers that use the same URI for different things
-//! cannot both serve it (the second is reported in `/status`), and a URI of
-//! a scheme several servers share, listed by none and matching no template,
-//! is unknown. Servers of one product usually have distinct schemes; where
-//! they do not, prefer distinct hosts in their URIs.
+//! Resource URIs are found by [`router_config::resources::ResourceIndex`],
+//! shared with the broker; why URIs are not rewritten per server, and who
+//! owns one, is written there.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
-use router_config::uri_template::UriTemplate;
+use router_config::resources::{ResourceIndex, ResourceMatch};
 use router_config::{BrokerRoute, Entry, RouterConfig, ServerRoute};
 
 /// Keys come from trusted configuration, so a fixed-key hasher is safe
@@ -49,14 +27,8 @@ pub struct RouteTable {
     prompts: HashMap<String, (usize, usize), FixedState>,
     /// (prefix, server index) for servers with a prefix, longest first.
     prefixes: Vec<(String, usize)>,
-    /// Listed resource URI → server index.
-    resources: HashMap<String, usize, FixedState>,
-    /// Resource template (as written) → server index.
-    template_names: HashMap<String, usize, FixedState>,
-    /// Parsed templates in table order, with their server index.
-    templates: Vec<(UriTemplate, usize)>,
-    /// URI scheme → its server, when only one server uses it.
-    schemes: HashMap<String, Option<usize>, FixedState>,
+    /// Owners of resource URIs and templates.
+    resources: ResourceIndex,
     /// Slots of the session cache (a power of two).
     cache_slots: u32,
 }
@@ -71,14 +43,6 @@ pub struct NameRoute<'t> {
     pub upstream_name: &'t str,
     /// Whether the name was found by prefix rather than listed.
     pub by_prefix: bool,
-}
-
-/// How a resource URI's owner was found (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourceMatch {
-    Listed,
-    Template,
-    Scheme,
 }
 
 /// Where a call about one resource URI goes.
@@ -112,37 +76,12 @@ impl RouteTable {
         let tools = names(Entry::Tool);
         let prompts = names(Entry::Prompt);
         let mut prefixes = Vec::new();
-        let mut resources = HashMap::with_hasher(FixedState::default());
-        let mut template_names = HashMap::with_hasher(FixedState::default());
-        let mut templates = Vec::new();
-        let mut schemes: HashMap<String, Option<usize>, FixedState> =
-            HashMap::with_hasher(FixedState::default());
         for (server_index, server) in config.servers.iter().enumerate() {
             if !server.prefix.is_empty() {
                 prefixes.push((server.prefix.clone(), server_index));
             }
-            for uri in &server.resources {
-                resources.entry(uri.clone()).or_insert(server_index);
-            }
-            for template in &server.resource_templates {
-                template_names
-                    .entry(template.clone())
-                    .or_insert(server_index);
-                if let Ok(parsed) = UriTemplate::parse(template) {
-                    templates.push((parsed, server_index));
-                }
-            }
-            for uri in server.resources.iter().chain(&server.resource_templates) {
-                if let Some(scheme) = scheme(uri) {
-                    let owner = schemes
-                        .entry(scheme.to_owned())
-                        .or_insert(Some(server_index));
-                    if *owner != Some(server_index) {
-                        *owner = None;
-                    }
-                }
-            }
         }
+        let resources = ResourceIndex::new(&config.servers);
         // Longest prefix first, so "a_b_" wins over "a_" for "a_b_tool".
         prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
         RouteTable {
@@ -152,9 +91,6 @@ impl RouteTable {
             prompts,
             prefixes,
             resources,
-            template_names,
-            templates,
-            schemes,
         }
     }
 
@@ -197,42 +133,24 @@ impl RouteTable {
         })
     }
 
-    /// Finds the owner of a resource URI (see the module documentation).
+    /// Finds the owner of a resource URI (`ResourceIndex::owner`).
     pub fn lookup_resource(&self, uri: &str) -> Option<ResourceRoute<'_>> {
-        let route = |server_index: usize, matched| {
-            Some(ResourceRoute {
-                server: self.config.servers.get(server_index)?,
-                server_index,
-                matched,
-            })
-        };
-        if let Some(&server_index) = self.resources.get(uri) {
-            return route(server_index, ResourceMatch::Listed);
-        }
-        // The literal prefix (`scheme://host/`) rules most templates out
-        // before the matcher runs.
-        if let Some((_, server_index)) = self
-            .templates
-            .iter()
-            .find(|(t, _)| uri.starts_with(t.literal_prefix()) && t.matches(uri))
-        {
-            return route(*server_index, ResourceMatch::Template);
-        }
-        let owner = scheme(uri).and_then(|s| self.schemes.get(s).copied().flatten())?;
-        route(owner, ResourceMatch::Scheme)
+        self.resource_route(self.resources.owner(uri))
     }
 
     /// Finds the owner of the `uri` of a `completion/complete` reference:
     /// a resource template as listed, or else a resource URI.
     pub fn lookup_resource_reference(&self, uri: &str) -> Option<ResourceRoute<'_>> {
-        match self.template_names.get(uri) {
-            Some(&server_index) => Some(ResourceRoute {
-                server: self.config.servers.get(server_index)?,
-                server_index,
-                matched: ResourceMatch::Template,
-            }),
-            None => self.lookup_resource(uri),
-        }
+        self.resource_route(self.resources.reference_owner(uri))
+    }
+
+    fn resource_route(&self, found: Option<(usize, ResourceMatch)>) -> Option<ResourceRoute<'_>> {
+        let (server_index, matched) = found?;
+        Some(ResourceRoute {
+            server: self.config.servers.get(server_index)?,
+            server_index,
+            matched,
+        })
     }
 
     pub fn config(&self) -> &RouterConfig {
@@ -269,16 +187,6 @@ impl RouteTable {
     pub fn tool_count(&self) -> usize {
         self.tools.len()
     }
-}
-
-/// The scheme of a URI (RFC 3986 §3.1: a letter, then letters, digits,
-/// `+ - .`, before the first `:`), lower-cased comparisons aside.
-fn scheme(uri: &str) -> Option<&str> {
-    let (scheme, _) = uri.split_once(':')?;
-    let mut bytes = scheme.bytes();
-    let valid = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    valid.then_some(scheme)
 }
 
 #[cfg(test)]

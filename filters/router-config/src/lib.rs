@@ -10,6 +10,7 @@
 
 mod builder;
 pub mod envoy;
+pub mod resources;
 pub mod session_api;
 mod types;
 pub mod uri_template;

@@ -183,6 +183,46 @@ pub struct ServerRoute {
     /// only this server uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource_templates: Vec<String>,
+    /// Which MCP eras the server speaks. A call of a client of the other
+    /// era goes to the broker, which bridges it. Default `handshake`.
+    #[serde(default, skip_serializing_if = "ServerEra::is_default")]
+    pub era: ServerEra,
+    /// The router sets this server's credential itself, from the session
+    /// API's answer (where Envoy does not inject it). A stateless-era call
+    /// makes no session API call, so it is bridged through the broker,
+    /// which holds the credential.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credential_via_router: bool,
+}
+
+/// The MCP eras an upstream speaks (MCP 2026-07-28, "Versioning").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerEra {
+    /// `initialize` and sessions only (2025-11-25 and earlier).
+    #[default]
+    Handshake,
+    /// The stateless era only (2026-07-28).
+    Modern,
+    /// Both, chosen per request.
+    Both,
+}
+
+impl ServerEra {
+    /// Whether a client of `era` can be routed to the server directly.
+    pub fn speaks(self, era: mcp_protocol::versions::Era) -> bool {
+        use mcp_protocol::versions::Era;
+        matches!(
+            (self, era),
+            (ServerEra::Both, _)
+                | (ServerEra::Handshake, Era::Handshake)
+                | (ServerEra::Modern, Era::Modern)
+        )
+    }
+
+    fn is_default(&self) -> bool {
+        *self == ServerEra::Handshake
+    }
 }
 
 impl ServerRoute {
@@ -200,6 +240,8 @@ impl ServerRoute {
             prompts: Vec::new(),
             resources: Vec::new(),
             resource_templates: Vec::new(),
+            era: ServerEra::Handshake,
+            credential_via_router: false,
         }
     }
 

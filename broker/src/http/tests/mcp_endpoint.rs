@@ -53,17 +53,6 @@ async fn initialize_without_a_protocol_version_is_invalid_params() {
 }
 
 #[tokio::test]
-async fn a_stateless_era_probe_gets_a_handshake_era_bad_request() {
-    let state = broker(NO_SERVERS);
-    let request = mcp(Method::POST)
-        .header("MCP-Protocol-Version", "2026-07-28")
-        .body(Body::from(call(json!(1), "server/discover")))
-        .expect("a valid request");
-    let reply = send(&state, request).await;
-    reply.assert_rpc_error(StatusCode::BAD_REQUEST, -32600, Value::Null);
-}
-
-#[tokio::test]
 async fn a_supported_protocol_version_header_is_accepted() {
     let state = broker(NO_SERVERS);
     let session = start_session(&state, "2025-06-18").await;

@@ -60,6 +60,7 @@ fn table(tools: usize) -> Vec<u8> {
                 .map(|j| format!("res://srv{i}/doc/{j}"))
                 .collect(),
             resource_templates: vec![format!("tpl://srv{i}/{{id}}")],
+            ..ServerRoute::new("", "", "", "")
         })
         .collect();
     let build = build_route_table(

@@ -59,6 +59,13 @@ impl CaseExt for Case {
     }
 }
 
+/// Whether the case is a stateless-era (2026-07-28) request.
+fn is_modern(case: &Case) -> bool {
+    case.request
+        .header("mcp-protocol-version")
+        .is_some_and(mcp_protocol::versions::is_modern)
+}
+
 /// The forwarded headers, sorted, for exact comparison.
 fn sorted(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
     let mut pairs: Vec<_> = pairs.into_iter().collect();
@@ -181,6 +188,57 @@ fn check_case(gateway: &Gateway, case: &Case, stream: &HttpStream, cached: bool)
             server,
             headers: router_headers,
             upstream_body,
+            bridged,
+        } if *bridged || is_modern(case) => {
+            // No session to look up: a stateless-era call routed from its
+            // headers, or a call the broker bridges.
+            stream
+                .expect_forwarded()
+                .expect_no_calls()
+                .expect_upstream_header(headers::X_MCP_SERVERNAME, server)
+                .expect_upstream_body(upstream_body);
+            let entry = server_entry(server);
+            let forward_auth = entry["forwardAuthorization"].as_bool().unwrap_or(false);
+            let renamed = router_headers.contains_key("mcp-name");
+            let mut expected: Vec<(String, String)> = without_router_headers(case)
+                .into_iter()
+                .filter(|(n, _)| {
+                    let replaced = !*bridged && matches!(n.as_str(), ":path" | ":authority");
+                    let credential = !*bridged && n == "authorization" && !forward_auth;
+                    let length = n == "content-length" && (renamed || !is_modern(case));
+                    let name = renamed && n == "mcp-name";
+                    !(replaced || credential || length || name)
+                })
+                .collect();
+            expected.push((headers::X_MCP_SERVERNAME.to_owned(), server.clone()));
+            expected.extend(router_headers.iter().map(|(n, v)| (n.clone(), v.clone())));
+            if !is_modern(case) {
+                // Routed on its body: the spliced body's length.
+                expected.push(("content-length".to_owned(), upstream_body.len().to_string()));
+            }
+            if !*bridged {
+                let text = |v: &serde_json::Value| v.as_str().expect("string field").to_owned();
+                expected.push((":path".to_owned(), text(&entry["path"])));
+                expected.push((":authority".to_owned(), text(&entry["authority"])));
+                if let Some(cluster) = entry["cluster"].as_str() {
+                    expected.push((headers::X_MCP_CLUSTER.to_owned(), cluster.to_owned()));
+                }
+            }
+            assert_eq!(
+                forwarded_headers(stream),
+                sorted(expected),
+                "{}",
+                stream.describe()
+            );
+            stream.respond(&Response::ok()).expect("response passes");
+            stream.expect_downstream_status(200);
+            stream.finish().expect("stream ends");
+        }
+        Expect::Route {
+            server,
+            headers: router_headers,
+            upstream_body,
+            ..
         } => {
             let upstream = if cached {
                 // (A DELETE case before may have cleared the cache: the
@@ -277,7 +335,13 @@ fn check_case(gateway: &Gateway, case: &Case, stream: &HttpStream, cached: bool)
                 "{}",
                 stream.describe()
             );
-            assert!(stream.upstream_request().is_none(), "{}", stream.describe());
+            // A stateless-era call's headers may have gone on before its
+            // body was refused: the upstream never gets a complete request.
+            assert!(
+                stream.upstream_request().is_none_or(|r| !r.complete),
+                "{}",
+                stream.describe()
+            );
             stream.finish().expect("stream ends");
         }
     }
@@ -321,7 +385,9 @@ fn every_routed_fixture_case_through_a_broker_round_trip() {
     let mut routed = 0;
     let failures: Vec<String> = load()
         .iter()
-        .filter(|case| matches!(case.expect, Expect::Route { .. }))
+        .filter(|case| {
+            matches!(case.expect, Expect::Route { bridged: false, .. }) && !is_modern(case)
+        })
         .filter_map(|case| {
             routed += 1;
             clear_sessions(&gateway, SESSION);

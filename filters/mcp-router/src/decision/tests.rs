@@ -20,8 +20,32 @@ fn load() -> (RouteTable, Vec<fixtures::Case>) {
 enum Outcome {
     NotMcp,
     Broker(Option<String>),
-    Route(String, std::collections::BTreeMap<String, String>, Vec<u8>),
+    Route(
+        String,
+        bool,
+        std::collections::BTreeMap<String, String>,
+        Vec<u8>,
+    ),
     Reject(u32, serde_json::Value),
+}
+
+/// The headers a plan sets that the fixtures name: the router's own
+/// (but `x-mcp-servername` and `x-mcp-cluster`, which follow from the
+/// server) and a rewritten `mcp-name`.
+fn router_headers(ops: Vec<crate::plan::HeaderOp>) -> std::collections::BTreeMap<String, String> {
+    ops.into_iter()
+        .filter_map(|op| match op {
+            crate::plan::HeaderOp::Set(name, value)
+                if (name.starts_with("x-mcp-")
+                    && name != "x-mcp-servername"
+                    && name != "x-mcp-cluster")
+                    || name == "mcp-name" =>
+            {
+                Some((name.to_owned(), value))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
@@ -43,9 +67,12 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             }
             present
         },
+        mcp_method: header("mcp-method"),
+        mcp_name: header("mcp-name"),
     };
+    let era = head.era();
     let reply = |refusal: Refusal, id: Option<&RawValue>| {
-        let reply = refusal.reply(id);
+        let reply = refusal.reply_in(era, id);
         Outcome::Reject(
             reply.status,
             serde_json::from_slice(&reply.body).expect("error body is JSON"),
@@ -55,6 +82,27 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
         HeadDecision::NotMcp => return Outcome::NotMcp,
         HeadDecision::Broker => return Outcome::Broker(None),
         HeadDecision::Reject(refusal) => return reply(refusal, None),
+        HeadDecision::ModernBroker { method } => return Outcome::Broker(Some(method)),
+        HeadDecision::Modern(call) => {
+            let server_route = &table.servers()[call.call.server_index];
+            let headers = router_headers(crate::plan::modern_plan(server_route, &call, &head));
+            let body = request.body().expect("fixture body");
+            return match on_modern_body(&call, &body) {
+                Ok((_, splice)) => {
+                    let upstream_body = match splice {
+                        Some(splice) => splice.apply(&body).expect("splice in range"),
+                        None => body,
+                    };
+                    Outcome::Route(
+                        server_route.name.clone(),
+                        call.call.bridged,
+                        headers,
+                        upstream_body,
+                    )
+                }
+                Err((refusal, id)) => reply(refusal, id.as_deref()),
+            };
+        }
         HeadDecision::ReadBody => {}
     }
     let body = request.body().expect("fixture body");
@@ -81,21 +129,12 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             let server_route = &table.servers()[call.server_index];
             let plan = crate::plan::route_plan(server_route, &call, &head, &body)
                 .expect("the plan fits the body");
-            let headers = plan
-                .headers
-                .into_iter()
-                .filter_map(|op| match op {
-                    crate::plan::HeaderOp::Set(name, value)
-                        if name.starts_with("x-mcp-")
-                            && name != "x-mcp-servername"
-                            && name != "x-mcp-cluster" =>
-                    {
-                        Some((name.to_owned(), value))
-                    }
-                    _ => None,
-                })
-                .collect();
-            Outcome::Route(server, headers, upstream_body)
+            Outcome::Route(
+                server,
+                call.bridged,
+                router_headers(plan.headers),
+                upstream_body,
+            )
         }
     }
 }
@@ -114,9 +153,15 @@ fn every_fixture_case_decides_as_expected() {
                     server,
                     headers,
                     upstream_body,
+                    bridged,
                 },
-                Outcome::Route(s, h, b),
-            ) => server == s && headers == h && upstream_body.as_bytes() == b.as_slice(),
+                Outcome::Route(s, bridge, h, b),
+            ) => {
+                server == s
+                    && bridged == bridge
+                    && headers == h
+                    && upstream_body.as_bytes() == b.as_slice()
+            }
             (
                 Expect::Reject {
                     status,

@@ -25,13 +25,14 @@ use super::cache;
 use super::host::{self, log_failure};
 use super::metrics::Metrics;
 use crate::decision::{
-    self, BodyDecision, CredentialHeaders, HeadDecision, RequestHead, RoutedCall,
+    self, BodyDecision, CredentialHeaders, HeadDecision, ModernCall, RequestHead, RoutedCall,
 };
 use crate::plan::{self, HeaderOp};
 use crate::session_cache::{self, Lookup, RecordState};
 use crate::sse_relay::SseRelay;
 use crate::table::RouteTable;
 use crate::upstream;
+use mcp_protocol::modern;
 use mcp_protocol::refusal::Refusal;
 
 mod response_side;
@@ -56,6 +57,8 @@ struct OwnedHead {
     authorization: Option<String>,
     identity: Option<String>,
     credentials: CredentialHeaders,
+    mcp_method: Option<String>,
+    mcp_name: Option<String>,
 }
 
 impl OwnedHead {
@@ -84,6 +87,8 @@ impl OwnedHead {
                 "content-length" => _ = head.content_length.get_or_insert(value),
                 headers::ORIGIN => _ = head.origin.get_or_insert(value),
                 headers::AUTHORIZATION => _ = head.authorization.get_or_insert(value),
+                modern::MCP_METHOD => _ = head.mcp_method.get_or_insert(value),
+                modern::MCP_NAME => _ = head.mcp_name.get_or_insert(value),
                 _ => {}
             }
         }
@@ -102,6 +107,8 @@ impl OwnedHead {
             authorization: self.authorization.as_deref().map(str::as_bytes),
             identity: self.identity.as_deref().map(str::as_bytes),
             credentials: self.credentials,
+            mcp_method: self.mcp_method.as_deref(),
+            mcp_name: self.mcp_name.as_deref(),
         }
     }
 }
@@ -111,6 +118,9 @@ enum State {
     Pass,
     /// Buffering a POST body.
     Buffering,
+    /// A stateless-era call whose headers went on, routed; buffering its
+    /// body to check it against them.
+    ModernBody { call: Box<ModernCall> },
     /// Waiting for the broker's session API; the request is paused.
     AwaitingSession { token: u32, call: RoutedCall },
     /// Sent to an upstream with this session; `classifying` while a `400`
@@ -156,7 +166,7 @@ impl McpHttp {
 
     /// Answers the request locally and stops handling it.
     pub(super) fn reply(&mut self, refusal: &Refusal, id: Option<&RawValue>) -> Action {
-        let reply = refusal.reply(id);
+        let reply = refusal.reply_in(self.head.view().era(), id);
         log::debug!(
             "mcp-router: answering {} ({})",
             reply.status,
@@ -195,6 +205,14 @@ impl McpHttp {
             );
         }
         apply(plan.headers);
+        if call.bridged {
+            // The broker bridges it, with its own upstream session.
+            Metrics::inc(self.metrics.to_broker);
+            self.state = State::Broker {
+                ending_session: None,
+            };
+            return Action::Continue;
+        }
 
         let now = now();
         let sessions = &table.config().sessions;
@@ -311,6 +329,60 @@ impl McpHttp {
     }
 }
 
+impl McpHttp {
+    /// A stateless-era call's body: held until it has all arrived, then
+    /// checked against the headers it was routed by, its name spliced.
+    fn modern_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(table) = self.table.clone() else {
+            return Action::Continue;
+        };
+        if body_size > table.max_body_bytes() {
+            let limit = table.max_body_bytes();
+            return self.reply(&Refusal::BodyTooLarge { limit }, None);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let State::ModernBody { call } = std::mem::replace(&mut self.state, State::Pass) else {
+            return Action::Continue;
+        };
+        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
+        let (id, splice) = match decision::on_modern_body(&call, &body) {
+            Ok(checked) => checked,
+            Err((refusal, id)) => return self.reply(&refusal, id.as_deref()),
+        };
+        if let Some(splice) = splice {
+            let Some(spliced) = splice.apply(&body) else {
+                return self.reply(&internal("splice span outside the body"), Some(&id));
+            };
+            log_failure(
+                "replace request body",
+                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), &spliced),
+            );
+        }
+        let mut call = call.call;
+        call.id = Some(id);
+        if call.bridged {
+            Metrics::inc(self.metrics.to_broker);
+            self.state = State::Broker {
+                ending_session: None,
+            };
+        } else {
+            Metrics::inc(self.metrics.routed);
+            self.state = State::Routed {
+                call,
+                upstream_session: None,
+                classifying: false,
+                relay: None,
+            };
+        }
+        Action::Continue
+    }
+}
+
 fn internal(detail: &str) -> Refusal {
     log::error!("mcp-router: internal error: {detail}");
     Refusal::Internal {
@@ -412,6 +484,27 @@ impl HttpContext for McpHttp {
                 Action::Continue
             }
             HeadDecision::Reject(refusal) => self.reply(&refusal, None),
+            HeadDecision::ModernBroker { method } => {
+                apply(plan::broker_headers(&table.config().id, &method));
+                Metrics::inc(self.metrics.to_broker);
+                self.state = State::Broker {
+                    ending_session: None,
+                };
+                Action::Continue
+            }
+            HeadDecision::Modern(_) if end_of_stream => self.reply(&Refusal::EmptyBody, None),
+            HeadDecision::Modern(call) => {
+                let Some(server) = table.servers().get(call.call.server_index) else {
+                    return self.reply(&internal("route points past the server list"), None);
+                };
+                apply(plan::modern_plan(server, &call, &self.head.view()));
+                self.state = State::ModernBody {
+                    call: Box::new(call),
+                };
+                // Routed from the headers: they go on now; the body is
+                // held and checked when it has all arrived.
+                Action::Continue
+            }
             HeadDecision::ReadBody if end_of_stream => self.reply(&Refusal::EmptyBody, None),
             HeadDecision::ReadBody => {
                 self.state = State::Buffering;
@@ -422,6 +515,9 @@ impl HttpContext for McpHttp {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.state, State::ModernBody { .. }) {
+            return self.modern_body(body_size, end_of_stream);
+        }
         if !matches!(self.state, State::Buffering) {
             return Action::Continue;
         }
@@ -447,6 +543,10 @@ impl HttpContext for McpHttp {
     /// still held here, so decide on it now: without this, such a request
     /// would pass undecided, unrouted and unlabelled.
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if matches!(self.state, State::ModernBody { .. }) {
+            let limit = self.table.as_ref().map_or(0, |t| t.max_body_bytes());
+            return self.modern_body(limit.saturating_add(1), true);
+        }
         if !matches!(self.state, State::Buffering) {
             return Action::Continue;
         }

@@ -1,4 +1,5 @@
 use super::*;
+use router_config::resources::ResourceMatch;
 
 fn table(json: &str) -> RouteTable {
     RouteTable::new(RouterConfig::from_json(json.as_bytes()).expect("valid test table"))

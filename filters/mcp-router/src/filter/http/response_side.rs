@@ -5,6 +5,7 @@
 
 use mcp_protocol::headers;
 use mcp_protocol::refusal::Refusal;
+use mcp_protocol::versions::Era;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, BufferType};
 
@@ -33,8 +34,10 @@ impl McpHttp {
             } => {
                 let has_session_id = host::response_header(headers::SESSION_ID).is_some();
                 if has_session_id {
-                    // The client only ever sees its gateway session id.
-                    host::set_response_header(headers::SESSION_ID, Some(&call.gateway_session));
+                    // The client only ever sees its gateway session id (and
+                    // a stateless-era client none).
+                    let gateway = Some(call.gateway_session.as_str()).filter(|g| !g.is_empty());
+                    host::set_response_header(headers::SESSION_ID, gateway);
                 }
                 response::on_routed_headers(status, upstream_session.is_some(), has_session_id)
             }
@@ -127,8 +130,11 @@ impl McpHttp {
         if !is_stream {
             return;
         }
+        // A stateless-era upstream sends no requests to the client.
         let server = match &self.state {
-            State::Routed { call, .. } => self.server_name(call.server_index),
+            State::Routed { call, .. } if call.era == Era::Handshake => {
+                self.server_name(call.server_index)
+            }
             _ => return,
         };
         if let State::Routed { relay, .. } = &mut self.state {
