@@ -8,6 +8,7 @@
 //! table: to the local Envoy through an ECDS file, and on `/status` for the
 //! operator. Architecture: docs/architecture.md.
 
+pub mod bridge;
 pub mod catalog;
 pub mod client_capabilities;
 pub use gateway_config as config;

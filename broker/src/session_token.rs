@@ -218,6 +218,34 @@ impl SessionSigner {
         })
     }
 
+    /// `payload` with an HMAC tag over a `purpose` label and it, base64url:
+    /// an opaque token the broker alone can have made (the bridge's
+    /// `requestState`, MCP 2026-07-28 "Multi Round-Trip Requests": state a
+    /// client echoes must be integrity-protected).
+    pub fn seal(&self, purpose: &[u8], payload: &[u8]) -> String {
+        let mut mac = self.mac();
+        mac.update(purpose);
+        mac.update(b"\0");
+        mac.update(payload);
+        let mut token = payload.to_vec();
+        token.extend_from_slice(&mac.finalize().into_bytes()[..TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// The payload of a token [`SessionSigner::seal`] made for `purpose`;
+    /// `None` for anything else.
+    pub fn open(&self, purpose: &[u8], token: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let split = bytes.len().checked_sub(TAG_LEN)?;
+        let (payload, tag) = bytes.split_at(split);
+        let mut mac = self.mac();
+        mac.update(purpose);
+        mac.update(b"\0");
+        mac.update(payload);
+        mac.verify_truncated_left(tag).ok()?;
+        Some(payload.to_vec())
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC takes keys of any length.
         <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).unwrap_or_else(|_| {
@@ -314,6 +342,25 @@ mod tests {
             signer().verify(&URL_SAFE_NO_PAD.encode(bytes)),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn sealed_tokens_open_only_with_their_key_and_purpose() {
+        let token = signer().seal(b"state", b"payload");
+        assert_eq!(
+            signer().open(b"state", &token).as_deref(),
+            Some(&b"payload"[..])
+        );
+        assert_eq!(signer().open(b"other", &token), None);
+        let other = SessionSigner::new(b"other key".to_vec(), Duration::from_secs(60));
+        assert_eq!(other.open(b"state", &token), None);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("b64");
+        bytes[0] ^= 1;
+        assert_eq!(
+            signer().open(b"state", &URL_SAFE_NO_PAD.encode(bytes)),
+            None
+        );
+        assert_eq!(signer().open(b"state", "x"), None);
     }
 
     #[test]

@@ -161,6 +161,8 @@ impl Runtime {
 pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     pub sessions: SessionStore,
+    /// Calls held between the rounds of a bridged call.
+    pub bridge: Arc<crate::bridge::Bridge>,
     pub catalog: Arc<Catalog>,
     pub http: reqwest::Client,
     pub metrics: Metrics,
@@ -172,6 +174,7 @@ impl AppState {
         let catalog = Arc::new(Catalog::new(runtime.route_table_settings()));
         AppState {
             sessions: SessionStore::new(runtime.store_limits()),
+            bridge: Arc::default(),
             runtime: ArcSwap::from_pointee(runtime),
             catalog,
             http,

@@ -40,6 +40,9 @@ pub enum UpstreamKind {
     /// `testdata/upstreams/conformance-server.mjs` (TypeScript SDK): every
     /// server scenario of the official conformance suite.
     Conformance,
+    /// `testdata/upstreams/modern_server.py` (Python SDK 2.x): a server of
+    /// the stateless era (2026-07-28; the SDK also serves the handshake era).
+    Modern,
 }
 
 /// One upstream MCP server process.
@@ -50,6 +53,8 @@ pub struct Upstream {
     pub prefix: String,
     pub port: u16,
     pub credential: Option<String>,
+    /// `era` of its configuration entry (`auto` when absent).
+    pub era: Option<String>,
     proc: Option<Proc>,
     log: PathBuf,
 }
@@ -97,6 +102,18 @@ impl Upstream {
                 command.arg(script).env("PORT", self.port.to_string());
                 (command, "listening on port")
             }
+            UpstreamKind::Modern => {
+                let script = paths::node_peers()
+                    .parent()
+                    .map(|p| p.join("modern_server.py"))
+                    .unwrap_or_default();
+                require(&script, "modern_server.py", "the repository is incomplete")?;
+                let python = paths::python();
+                require(&python, "Python with the mcp SDK", "run `just setup`")?;
+                let mut command = Command::new(python);
+                command.arg(script).arg(self.port.to_string());
+                (command, "listening on port")
+            }
             UpstreamKind::TestServer => {
                 let binary = paths::test_server();
                 require(
@@ -132,7 +149,7 @@ impl Upstream {
 /// Describes a stack before it starts.
 #[derive(Debug, Clone)]
 pub struct StackBuilder {
-    upstreams: Vec<(String, UpstreamKind, String, Option<String>)>,
+    upstreams: Vec<(String, UpstreamKind, String, Option<String>, Option<String>)>,
     /// Servers already running elsewhere: (name, url, prefix).
     external: Vec<(String, String, String)>,
     refresh_seconds: u64,
@@ -176,7 +193,16 @@ impl StackBuilder {
     /// Adds an upstream `name` with tool `prefix`.
     pub fn upstream(mut self, name: &str, kind: UpstreamKind, prefix: &str) -> Self {
         self.upstreams
-            .push((name.to_owned(), kind, prefix.to_owned(), None));
+            .push((name.to_owned(), kind, prefix.to_owned(), None, None));
+        self
+    }
+
+    /// The eras the gateway speaks to the last added upstream (`modern`,
+    /// `handshake`; `auto` by default).
+    pub fn era(mut self, era: &str) -> Self {
+        if let Some(last) = self.upstreams.last_mut() {
+            last.4 = Some(era.to_owned());
+        }
         self
     }
 
@@ -268,7 +294,7 @@ impl StackBuilder {
 
         let dir = tempfile::Builder::new().prefix("mcp-e2e-").tempdir()?;
         let mut upstreams = Vec::new();
-        for (name, kind, prefix, credential) in self.upstreams.clone() {
+        for (name, kind, prefix, credential, era) in self.upstreams.clone() {
             let mut upstream = Upstream {
                 log: dir.path().join(format!("upstream-{name}.log")),
                 name,
@@ -276,6 +302,7 @@ impl StackBuilder {
                 prefix,
                 port: free_port(),
                 credential,
+                era,
                 proc: None,
             };
             upstream.start().await?;
@@ -381,6 +408,9 @@ fn server_entry(upstream: &Upstream) -> Value {
         json!({ "name": upstream.name, "url": upstream.url(), "prefix": upstream.prefix });
     if let Some(credential) = &upstream.credential {
         entry["credential"] = json!({ "value": credential });
+    }
+    if let Some(era) = &upstream.era {
+        entry["era"] = json!(era);
     }
     entry
 }

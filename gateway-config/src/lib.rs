@@ -221,6 +221,32 @@ pub struct ServerConfig {
     /// `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_route: Option<GatewayRoute>,
+    /// Which MCP eras the gateway speaks to this server: `auto` (default:
+    /// discovered, `server/discover` then `initialize`), `handshake`
+    /// (2025-11-25 and earlier only) or `modern` (2026-07-28 only). A
+    /// client of an era the server does not speak is bridged.
+    #[serde(default, skip_serializing_if = "EraChoice::is_auto")]
+    pub era: EraChoice,
+}
+
+/// How the gateway chooses the eras it speaks to a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EraChoice {
+    /// What the server answers: `server/discover` for the stateless era,
+    /// `initialize` for the handshake era, both where both work.
+    #[default]
+    Auto,
+    /// The handshake era only.
+    Handshake,
+    /// The stateless era only.
+    Modern,
+}
+
+impl EraChoice {
+    fn is_auto(&self) -> bool {
+        *self == EraChoice::Auto
+    }
 }
 
 /// The broker as the gateway's Envoy reaches it.

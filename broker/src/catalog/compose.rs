@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use router_config::{BuildIssue, Entry, RouteTableSettings, RouterConfig, ServerRoute};
+use router_config::{BuildIssue, Entry, RouteTableSettings, RouterConfig, ServerEra, ServerRoute};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -104,6 +104,15 @@ pub fn compose(
             route.cluster = clusters.cluster_of(spec);
             route.forward_authorization = spec.forward_authorization;
             route.forward_headers = spec.forward_headers.clone();
+            // Where no Envoy of ours injects credentials, the router sets
+            // them from the session API's answer.
+            route.credential_via_router =
+                clusters == Clusters::Unnamed && spec.authorization.is_some();
+            route.era = match (ready(&spec.name), spec.era) {
+                (Some(state), _) => state.era,
+                (None, crate::config::EraChoice::Modern) => ServerEra::Modern,
+                (None, _) => ServerEra::Handshake,
+            };
             if let Some(state) = ready(&spec.name) {
                 route.tools = state.keys(Entry::Tool).map(str::to_owned).collect();
                 route.prompts = state.keys(Entry::Prompt).map(str::to_owned).collect();

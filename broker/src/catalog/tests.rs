@@ -32,6 +32,7 @@ fn spec(name: &str, url: &str, prefix: &str) -> Arc<UpstreamSpec> {
         forward_authorization: false,
         forward_headers: Vec::new(),
         gateway_route: None,
+        era: Default::default(),
     })
 }
 

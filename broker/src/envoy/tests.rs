@@ -204,6 +204,7 @@ fn spec(name: &str, url: &str, authorization: Option<&str>) -> UpstreamSpec {
         forward_authorization: false,
         forward_headers: Vec::new(),
         gateway_route: None,
+        era: Default::default(),
     }
 }
 

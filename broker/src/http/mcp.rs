@@ -78,13 +78,22 @@ pub async fn post(
         Ok(session) => session,
         Err(refusal) => return RpcFailure::from(refusal).with_id(id).into_response(),
     };
+    let bridged = header_str(&request_headers, headers::X_MCP_SERVERNAME);
     let Some(id) = id else {
         // Client responses: the router relays answers to upstream requests
         // itself (`mcp_protocol::relay_id`); one that reaches the broker
-        // answers nothing it asked. Notifications: relayed where the
-        // upstreams need them.
-        if matches!(message.kind, MessageKind::Call { .. }) {
-            upstream_sessions::relay_notification(&state, gateway, method, &body);
+        // answers a request the bridge relayed, or nothing it asked.
+        // Notifications: relayed where the upstreams need them.
+        match message.kind {
+            MessageKind::Call { .. } => {
+                upstream_sessions::relay_notification(&state, gateway, method, &body);
+            }
+            MessageKind::Response if bridged.is_some() => {
+                if let Err(refusal) = crate::bridge::to_modern::answer(&state.bridge, &body).await {
+                    return RpcFailure::from(refusal).into_response();
+                }
+            }
+            MessageKind::Response => {}
         }
         return StatusCode::ACCEPTED.into_response();
     };
@@ -112,6 +121,30 @@ pub async fn post(
             }
             match upstream_sessions::set_log_level(&state, gateway, &claims, &body).await {
                 Ok(()) => rpc::result(id, serde_json::json!({})),
+                Err(refusal) => refuse(refusal),
+            }
+        }
+        methods::TOOLS_CALL
+        | methods::PROMPTS_GET
+        | methods::RESOURCES_READ
+        | methods::COMPLETION_COMPLETE
+            if bridged.is_some() =>
+        {
+            let server = bridged.unwrap_or_default();
+            let runtime = state.runtime.load_full();
+            let Some(spec) = runtime.spec(server).cloned() else {
+                return refuse(Refusal::ServerNotConfigured {
+                    server: server.to_owned(),
+                });
+            };
+            match crate::bridge::to_modern::call(
+                state.bridge.clone(),
+                state.http.clone(),
+                spec,
+                &claims,
+                &body,
+            ) {
+                Ok(messages) => super::streams::events(messages),
                 Err(refusal) => refuse(refusal),
             }
         }

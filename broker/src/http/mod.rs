@@ -12,6 +12,7 @@
 //! ([`gateway_only`]); health, status and metrics are for operators and
 //! probes, and carry no secrets.
 
+mod calls;
 mod gateway_only;
 mod mcp;
 mod modern;

@@ -98,20 +98,22 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
         methods::TOOLS_CALL
         | methods::PROMPTS_GET
         | methods::RESOURCES_READ
-        | methods::COMPLETION_COMPLETE => match bridged {
-            Some(_server) => refuse(
-                &Refusal::RoutedByFilter {
-                    method: method.to_string(),
-                },
-                Some(id),
-            ),
-            None => refuse(
-                &Refusal::RoutedByFilter {
-                    method: method.to_string(),
-                },
-                Some(id),
-            ),
-        },
+        | methods::COMPLETION_COMPLETE => {
+            let target = match bridged {
+                Some(server) => Ok((server.to_owned(), body.to_vec())),
+                None => super::calls::owner(&state, method, &message, &body),
+            };
+            let answered = match target {
+                Ok((server, body)) => {
+                    super::calls::forward(&state, &server, &request_headers, &body).await
+                }
+                Err(refusal) => Err(refusal),
+            };
+            match answered {
+                Ok(answer) => rpc::json_response(modern_status(&answer), answer),
+                Err(refusal) => refuse(&refusal, Some(id)),
+            }
+        }
         // Handshake-era methods (`initialize`, `ping`, `logging/setLevel`,
         // `resources/subscribe`) are gone in this revision: not found.
         other => refuse(
@@ -120,6 +122,23 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
             },
             Some(id),
         ),
+    }
+}
+
+/// The status a stateless-era response travels with: that of its error's
+/// code (`-32602`: 400, `-32601`: 404, as the revision's transport and the
+/// official SDKs map them), else 200.
+fn modern_status(answer: &[u8]) -> StatusCode {
+    let code = std::str::from_utf8(answer)
+        .ok()
+        .and_then(|text| mcp_protocol::members::probe(text, ["error"]).ok())
+        .and_then(|[error]| error)
+        .and_then(|error| serde_json::from_str::<serde_json::Value>(error.raw.get()).ok())
+        .and_then(|error| error["code"].as_i64());
+    match code {
+        Some(-32700 | -32600 | -32602 | -32020 | -32021 | -32022) => StatusCode::BAD_REQUEST,
+        Some(-32601) => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
     }
 }
 

@@ -83,6 +83,15 @@ pub async fn get(State(state): State<Arc<AppState>>, request_headers: HeaderMap)
         .into_response()
 }
 
+/// A POST's answer as an event stream: each message as one event.
+pub fn events(messages: mpsc::Receiver<String>) -> Response {
+    let events =
+        ReceiverStream::new(messages).map(|data| Ok::<_, Infallible>(Event::default().data(data)));
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 /// The gateway's `list_changed` notifications.
 async fn catalogue_changes(
     mut changes: broadcast::Receiver<ListsChanged>,

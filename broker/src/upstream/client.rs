@@ -1,6 +1,7 @@
-//! The broker's MCP client of an upstream, over Streamable HTTP (MCP
-//! 2025-11-25, "Transports"), on `reqwest` for HTTP and `sse-stream` for
-//! event streams.
+//! The broker's MCP client of an upstream, over Streamable HTTP, in either
+//! era: the handshake era (MCP 2025-11-25: `initialize`, a session) or the
+//! stateless era (MCP 2026-07-28: every request carries its version and
+//! capabilities; no session). Wire details are in [`super::wire`].
 //!
 //! Results are kept as the upstream wrote them ([`RawValue`]): catalogue
 //! definitions must reach clients byte for byte, which a typed SDK model
@@ -11,12 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use mcp_protocol::versions::Era;
+use mcp_protocol::{headers, modern};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sse_stream::SseStream;
 
 use super::UpstreamSpec;
-use mcp_protocol::headers;
+use super::wire::{self, Envelope, ModernHeaders, Post};
 
 /// Why a request to an upstream failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,136 +40,19 @@ pub enum ClientError {
     SessionGone,
 }
 
-/// One MCP session with an upstream (or none, for servers without
-/// sessions), after `initialize`.
+/// One MCP session with an upstream (or none: servers without sessions,
+/// and every stateless-era upstream), after `initialize` where there is
+/// one.
 #[derive(Debug)]
 pub struct Connection {
     http: reqwest::Client,
     spec: std::sync::Arc<UpstreamSpec>,
     pub session_id: Option<String>,
     pub protocol_version: String,
-    /// The `initialize` result, as sent.
+    pub era: Era,
+    /// The `initialize` or `server/discover` result, as sent.
     pub initialize_result: Box<RawValue>,
     next_id: AtomicU64,
-}
-
-#[derive(Deserialize)]
-struct ErrorObject {
-    code: i64,
-    #[serde(default)]
-    message: String,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    id: Option<Box<RawValue>>,
-    #[serde(default)]
-    result: Option<Box<RawValue>>,
-    #[serde(default)]
-    error: Option<ErrorObject>,
-}
-
-fn transport(error: reqwest::Error) -> ClientError {
-    ClientError::Transport(error.to_string())
-}
-
-/// POSTs one JSON-RPC message; returns the response to `id` (JSON or SSE
-/// answers alike), or `None` for a notification (`id` absent: 202).
-async fn post(
-    http: &reqwest::Client,
-    spec: &UpstreamSpec,
-    session: Option<&str>,
-    version: Option<&str>,
-    method: &str,
-    id: Option<u64>,
-    body: Vec<u8>,
-) -> Result<(Option<Box<RawValue>>, Option<String>), ClientError> {
-    let mut request = http
-        .post(spec.url.as_str())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body);
-    if let Some(session) = session {
-        request = request.header(headers::SESSION_ID, session);
-    }
-    if let Some(version) = version {
-        request = request.header(headers::PROTOCOL_VERSION, version);
-    }
-    if let Some(authorization) = &spec.authorization {
-        request = request.header(headers::AUTHORIZATION, authorization);
-    }
-    let response = request.send().await.map_err(transport)?;
-    let status = response.status();
-    let session_id = response
-        .headers()
-        .get(headers::SESSION_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if status == reqwest::StatusCode::NOT_FOUND && session.is_some() {
-        return Err(ClientError::SessionGone);
-    }
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        return Err(ClientError::Status {
-            status: status.as_u16(),
-            body: body.chars().take(300).collect(),
-        });
-    }
-    let Some(id) = id else {
-        return Ok((None, session_id));
-    };
-    let is_sse = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/event-stream"));
-    let malformed = |detail: String| ClientError::Malformed {
-        method: method.to_owned(),
-        detail,
-    };
-    let answer = if is_sse {
-        // Notifications (progress, logging) may come first; the answer is
-        // the message that carries our id.
-        let mut events = SseStream::from_bytes_stream(response.bytes_stream());
-        let mut found = None;
-        while let Some(event) = events.next().await {
-            let event = event.map_err(|e| ClientError::Transport(e.to_string()))?;
-            let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
-                continue;
-            };
-            if let Ok(envelope) = serde_json::from_str::<Envelope>(&data)
-                && envelope.id.as_deref().map(RawValue::get) == Some(id.to_string().as_str())
-            {
-                found = Some(envelope);
-                break;
-            }
-        }
-        found.ok_or_else(|| malformed("the event stream ended without an answer".to_owned()))?
-    } else {
-        let bytes = response.bytes().await.map_err(transport)?;
-        serde_json::from_slice::<Envelope>(&bytes).map_err(|e| malformed(e.to_string()))?
-    };
-    match (answer.result, answer.error) {
-        (Some(result), None) => Ok((Some(result), session_id)),
-        (_, Some(error)) => Err(ClientError::Refused {
-            method: method.to_owned(),
-            code: error.code,
-            message: error.message,
-        }),
-        (None, None) => Err(malformed("neither result nor error".to_owned())),
-    }
-}
-
-fn message(id: Option<u64>, method: &str, params: &serde_json::Value) -> Vec<u8> {
-    let mut message = serde_json::json!({ "jsonrpc": "2.0", "method": method });
-    if let Some(id) = id {
-        message["id"] = serde_json::json!(id);
-    }
-    if !params.is_null() {
-        message["params"] = params.clone();
-    }
-    serde_json::to_vec(&message).unwrap_or_default()
 }
 
 impl Connection {
@@ -188,20 +74,10 @@ impl Connection {
             "capabilities": capabilities,
             "clientInfo": { "name": super::handshake::CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") }
         });
-        let (result, session_id) = post(
-            http,
-            &spec,
-            None,
-            None,
-            mcp_protocol::methods::INITIALIZE,
-            Some(0),
-            message(Some(0), mcp_protocol::methods::INITIALIZE, &params),
-        )
-        .await?;
-        let result = result.ok_or_else(|| ClientError::Malformed {
-            method: "initialize".to_owned(),
-            detail: "no result".to_owned(),
-        })?;
+        let method = mcp_protocol::methods::INITIALIZE;
+        let body = wire::message(Some("0"), method, &params, None);
+        let (result, session_id) =
+            exchange(http, &spec, None, None, None, method, "0", body).await?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Agreed {
@@ -209,7 +85,7 @@ impl Connection {
         }
         let agreed = serde_json::from_str::<Agreed>(result.get())
             .map_err(|e| ClientError::Malformed {
-                method: "initialize".to_owned(),
+                method: method.to_owned(),
                 detail: format!("no protocolVersion ({e})"),
             })?
             .protocol_version;
@@ -217,7 +93,7 @@ impl Connection {
             && !mcp_protocol::session_id::is_valid(id.as_bytes())
         {
             return Err(ClientError::Malformed {
-                method: "initialize".to_owned(),
+                method: method.to_owned(),
                 detail: format!("session id {id:?} is not visible ASCII"),
             });
         }
@@ -226,6 +102,7 @@ impl Connection {
             spec,
             session_id,
             protocol_version: agreed,
+            era: Era::Handshake,
             initialize_result: result,
             next_id: AtomicU64::new(1),
         };
@@ -238,25 +115,99 @@ impl Connection {
         Ok(connection)
     }
 
-    /// A connection on an upstream session opened elsewhere.
+    /// `server/discover` at `version` (MCP 2026-07-28, "Discover"): a
+    /// connection of the stateless era when the upstream speaks it.
+    ///
+    /// # Errors
+    /// [`ClientError`] when the upstream cannot be reached, refuses, or its
+    /// result names no stateless-era version.
+    pub async fn discover(
+        http: &reqwest::Client,
+        spec: std::sync::Arc<UpstreamSpec>,
+        version: &str,
+    ) -> Result<Connection, ClientError> {
+        let method = modern::SERVER_DISCOVER;
+        let body = wire::message(Some("0"), method, &serde_json::json!({}), Some(version));
+        let modern_headers = ModernHeaders { method, name: None };
+        let (result, _) = exchange(
+            http,
+            &spec,
+            None,
+            Some(version),
+            Some(modern_headers),
+            method,
+            "0",
+            body,
+        )
+        .await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Discovered {
+            supported_versions: Vec<String>,
+        }
+        let supported = serde_json::from_str::<Discovered>(result.get())
+            .map_err(|e| ClientError::Malformed {
+                method: method.to_owned(),
+                detail: format!("no supportedVersions ({e})"),
+            })?
+            .supported_versions;
+        if !supported.iter().any(|v| v == version) {
+            return Err(ClientError::Malformed {
+                method: method.to_owned(),
+                detail: format!("it does not speak {version} (it lists {supported:?})"),
+            });
+        }
+        Ok(Connection {
+            http: http.clone(),
+            spec,
+            session_id: None,
+            protocol_version: version.to_owned(),
+            era: Era::Modern,
+            initialize_result: result,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// A connection on an upstream session opened elsewhere (or, with
+    /// `era` modern, a stateless one).
     pub fn resume(
         http: &reqwest::Client,
         spec: std::sync::Arc<UpstreamSpec>,
         session_id: Option<String>,
         protocol_version: String,
     ) -> Connection {
+        let era = if mcp_protocol::versions::is_modern(&protocol_version) {
+            Era::Modern
+        } else {
+            Era::Handshake
+        };
         Connection {
             http: http.clone(),
             spec,
             session_id,
             protocol_version,
+            era,
             initialize_result: RawValue::from_string("{}".to_owned())
                 .unwrap_or_else(|_| Box::<RawValue>::default()),
             next_id: AtomicU64::new(1),
         }
     }
 
-    /// Sends a request; its result, raw.
+    /// The upstream's name.
+    pub fn server(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The upstream.
+    pub fn spec(&self) -> &std::sync::Arc<UpstreamSpec> {
+        &self.spec
+    }
+
+    fn modern_version(&self) -> Option<&str> {
+        (self.era == Era::Modern).then_some(self.protocol_version.as_str())
+    }
+
+    /// Sends a request the broker writes itself; its result, raw.
     ///
     /// # Errors
     /// [`ClientError`].
@@ -265,45 +216,82 @@ impl Connection {
         method: &str,
         params: &serde_json::Value,
     ) -> Result<Box<RawValue>, ClientError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (result, _) = post(
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let body = wire::message(Some(&id), method, params, self.modern_version());
+        let name = modern::name_member(method)
+            .and_then(|member| params.get(member))
+            .and_then(|v| v.as_str());
+        let modern_headers = (self.era == Era::Modern).then_some(ModernHeaders { method, name });
+        let (result, _) = exchange(
             &self.http,
             &self.spec,
             self.session_id.as_deref(),
             Some(&self.protocol_version),
+            modern_headers,
             method,
-            Some(id),
-            message(Some(id), method, params),
+            &id,
+            body,
         )
         .await?;
-        result.ok_or_else(|| ClientError::Malformed {
-            method: method.to_owned(),
-            detail: "no result".to_owned(),
-        })
+        Ok(result)
     }
 
-    /// The upstream's name.
-    pub fn server(&self) -> &str {
-        &self.spec.name
-    }
-
-    /// Sends one JSON-RPC notification as the client wrote it (relayed
-    /// byte for byte).
+    /// Sends one JSON-RPC message as given (a notification, or an answer
+    /// to the upstream's request), on this session.
     ///
     /// # Errors
     /// [`ClientError`].
     pub async fn notify_raw(&self, body: Vec<u8>) -> Result<(), ClientError> {
-        post(
+        let answer = wire::send(
             &self.http,
             &self.spec,
-            self.session_id.as_deref(),
-            Some(&self.protocol_version),
-            "notification",
-            None,
-            body,
+            Post {
+                session: self.session_id.as_deref(),
+                version: Some(&self.protocol_version),
+                modern: None,
+                body,
+            },
         )
-        .await
-        .map(|_| ())
+        .await?;
+        if answer.status == 404 && self.session_id.is_some() {
+            return Err(ClientError::SessionGone);
+        }
+        if !(200..300).contains(&answer.status) {
+            return Err(ClientError::Status {
+                status: answer.status,
+                body: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends a request or notification as given and returns the upstream's
+    /// answer as it arrives (the bridge reads what the upstream sends
+    /// before its response). `modern` gives the stateless-era headers.
+    ///
+    /// # Errors
+    /// [`ClientError::Transport`]; a `404` on a session is
+    /// [`ClientError::SessionGone`].
+    pub async fn send_raw(
+        &self,
+        modern: Option<ModernHeaders<'_>>,
+        body: Vec<u8>,
+    ) -> Result<wire::Answer, ClientError> {
+        let answer = wire::send(
+            &self.http,
+            &self.spec,
+            Post {
+                session: self.session_id.as_deref(),
+                version: Some(&self.protocol_version),
+                modern,
+                body,
+            },
+        )
+        .await?;
+        if answer.status == 404 && self.session_id.is_some() {
+            return Err(ClientError::SessionGone);
+        }
+        Ok(answer)
     }
 
     /// Sends a notification.
@@ -315,27 +303,23 @@ impl Connection {
         method: &str,
         params: &serde_json::Value,
     ) -> Result<(), ClientError> {
-        post(
-            &self.http,
-            &self.spec,
-            self.session_id.as_deref(),
-            Some(&self.protocol_version),
-            method,
-            None,
-            message(None, method, params),
-        )
-        .await
-        .map(|_| ())
+        self.notify_raw(wire::message(None, method, params, self.modern_version()))
+            .await
     }
 
-    /// Opens the session's server-to-client stream (`GET`): its events'
-    /// data, as sent. `None` when the upstream offers none (405).
+    /// Opens the session's server-to-client stream (`GET`, handshake era):
+    /// its events' data, as sent. `None` when the upstream offers none
+    /// (405), and always in the stateless era (`subscriptions/listen`
+    /// replaced it).
     ///
     /// # Errors
     /// [`ClientError`] for other failures.
     pub async fn listen(
         &self,
     ) -> Result<Option<futures::stream::BoxStream<'static, String>>, ClientError> {
+        if self.era == Era::Modern {
+            return Ok(None);
+        }
         let mut request = self
             .http
             .get(self.spec.url.as_str())
@@ -347,7 +331,10 @@ impl Connection {
         if let Some(authorization) = &self.spec.authorization {
             request = request.header(headers::AUTHORIZATION, authorization);
         }
-        let response = request.send().await.map_err(transport)?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
         let status = response.status();
         if status == reqwest::StatusCode::METHOD_NOT_ALLOWED {
             return Ok(None);
@@ -368,7 +355,7 @@ impl Connection {
 
     /// Ends the session (HTTP DELETE, MCP "Session Management"), within
     /// `timeout`; failures are only logged: the upstream may already have
-    /// forgotten it.
+    /// forgotten it. A stateless-era connection has nothing to end.
     pub async fn close(&self, timeout: Duration) {
         let Some(session) = &self.session_id else {
             return;
@@ -385,4 +372,72 @@ impl Connection {
             tracing::debug!(server = %self.spec.name, %error, "upstream session DELETE failed");
         }
     }
+}
+
+/// Sends a request and waits for the response to `id`: its result, and
+/// the answer's session id.
+#[allow(clippy::too_many_arguments)]
+async fn exchange(
+    http: &reqwest::Client,
+    spec: &UpstreamSpec,
+    session: Option<&str>,
+    version: Option<&str>,
+    modern_headers: Option<ModernHeaders<'_>>,
+    method: &str,
+    id: &str,
+    body: Vec<u8>,
+) -> Result<(Box<RawValue>, Option<String>), ClientError> {
+    let answer = wire::send(
+        http,
+        spec,
+        Post {
+            session,
+            version,
+            modern: modern_headers,
+            body,
+        },
+    )
+    .await?;
+    if answer.status == 404 && session.is_some() {
+        return Err(ClientError::SessionGone);
+    }
+    let malformed = |detail: String| ClientError::Malformed {
+        method: method.to_owned(),
+        detail,
+    };
+    let status = answer.status;
+    let session_id = answer.session_id;
+    let mut messages = answer.messages;
+    let mut last = String::new();
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let Some(envelope) = Envelope::read(&message) else {
+            last = message;
+            continue;
+        };
+        if !envelope.answers(id) {
+            last = message;
+        }
+        // Notifications (progress, logging) may come first; the answer is
+        // the message that carries our id.
+        if !envelope.answers(id) {
+            continue;
+        }
+        return match (envelope.result, envelope.error) {
+            (Some(result), None) if (200..300).contains(&status) => Ok((result, session_id)),
+            (_, Some(error)) => Err(ClientError::Refused {
+                method: method.to_owned(),
+                code: error.code,
+                message: error.message,
+            }),
+            _ => Err(malformed(format!("HTTP {status} without a result"))),
+        };
+    }
+    if !(200..300).contains(&status) {
+        return Err(ClientError::Status {
+            status,
+            body: last.chars().take(300).collect(),
+        });
+    }
+    Err(malformed("the answer carries no response".to_owned()))
 }

@@ -21,8 +21,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ClientError, Connection};
-use super::{Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState};
+use super::{
+    CacheHint, Capabilities, Definition, Health, PerEntry, Rejected, UpstreamSpec, UpstreamState,
+};
 use crate::catalog::Catalog;
+use mcp_protocol::versions::Era;
 
 /// Timing and rules of discovery.
 #[derive(Debug, Clone)]
@@ -85,41 +88,17 @@ pub async fn run(
 ) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let opened = tokio::time::timeout(
-            timing.request_timeout,
-            Connection::open(
-                &http,
-                spec.clone(),
-                mcp_protocol::versions::LATEST,
-                discovery_capabilities(),
-            ),
-        )
-        .await;
-        match opened {
-            Ok(Ok(connection)) if connection.protocol_version < timing.min_protocol_version => {
-                let error = format!(
-                    "it speaks MCP {}, older than the minimum {} (discovery.minProtocolVersion)",
-                    connection.protocol_version, timing.min_protocol_version
-                );
-                tracing::warn!(server = %spec.name, %error, "upstream left out");
-                catalog.publish(&spec.name, down(error));
-                connection.close(Duration::from_secs(2)).await;
-            }
-            Ok(Ok(connection)) => {
+        match super::era::connect(&http, &spec, &timing).await {
+            Ok((connection, era)) => {
                 backoff = Duration::from_secs(1);
-                tracing::info!(server = %spec.name, url = %spec.url, "connected to upstream");
-                let stop = watch(&spec, &connection, &timing, &catalog, &cancel).await;
+                tracing::info!(server = %spec.name, url = %spec.url, ?era, "connected to upstream");
+                let stop = watch(&spec, &connection, era, &timing, &catalog, &cancel).await;
                 connection.close(Duration::from_secs(2)).await;
                 if stop {
                     return;
                 }
             }
-            Ok(Err(error)) => {
-                tracing::warn!(server = %spec.name, url = %spec.url, %error, "cannot connect to upstream");
-                catalog.publish(&spec.name, down(format!("initialize failed: {error}")));
-            }
-            Err(_) => {
-                let error = format!("initialize timed out after {:?}", timing.request_timeout);
+            Err(error) => {
                 tracing::warn!(server = %spec.name, url = %spec.url, %error, "cannot connect to upstream");
                 catalog.publish(&spec.name, down(error));
             }
@@ -137,17 +116,31 @@ pub async fn run(
 async fn watch(
     spec: &UpstreamSpec,
     connection: &Connection,
+    era: router_config::ServerEra,
     timing: &DiscoveryTiming,
     catalog: &Catalog,
     cancel: &CancellationToken,
 ) -> bool {
     let capabilities = Capabilities::of_initialize_result(connection.initialize_result.get());
+    // `serverInfo` of `initialize`, or the result `_meta` of `server/discover`.
     let server_info = serde_json::from_str::<serde_json::Value>(connection.initialize_result.get())
         .ok()
-        .and_then(|v| v.get("serverInfo").cloned());
-    // `list_changed` notifications arrive on the session's GET stream.
+        .and_then(|v| {
+            v.get("serverInfo")
+                .or_else(|| {
+                    v.pointer("/_meta")
+                        .and_then(|m| m.get(mcp_protocol::modern::META_SERVER_INFO))
+                })
+                .cloned()
+        });
+    // `list_changed` notifications arrive on the session's GET stream, or
+    // a stateless-era upstream's `subscriptions/listen`.
     let (changed_tx, mut changed) = mpsc::channel::<Entry>(16);
-    let listener = match connection.listen().await {
+    let events = match connection.era {
+        Era::Modern => super::era::listen_for_lists(connection).await,
+        Era::Handshake => connection.listen().await,
+    };
+    let listener = match events {
         Ok(Some(mut events)) => Some(tokio::spawn(async move {
             while let Some(data) = events.next().await {
                 let method = serde_json::from_str::<serde_json::Value>(&data)
@@ -165,6 +158,7 @@ async fn watch(
     };
     let mut state = UpstreamState {
         health: Health::Ready,
+        era,
         capabilities,
         protocol_version: Some(connection.protocol_version.clone()),
         server_info,
@@ -184,7 +178,8 @@ async fn watch(
                 {
                     state.catalog.get_mut(entry).clear();
                 }
-                Ok(Ok(raw)) => {
+                Ok(Ok((raw, hint))) => {
+                    *state.cache.get_mut(entry) = hint;
                     let (definitions, rejected) = definitions(entry, raw);
                     *state.catalog.get_mut(entry) = definitions;
                     state.rejected.retain(|r| r.entry != entry);
@@ -233,13 +228,15 @@ async fn watch(
     stop
 }
 
-/// Every definition of `entry`'s kind, following `nextCursor`.
+/// Every definition of `entry`'s kind, following `nextCursor`, and the
+/// caching hints of its pages (the shortest time; private if any is).
 async fn list_all(
     connection: &Connection,
     entry: Entry,
-) -> Result<Vec<Box<RawValue>>, ClientError> {
+) -> Result<(Vec<Box<RawValue>>, CacheHint), ClientError> {
     let (method, member) = list_method(entry);
     let mut all = Vec::new();
+    let mut hint: Option<CacheHint> = None;
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let params = match &cursor {
@@ -252,6 +249,10 @@ async fn list_all(
         struct Page {
             #[serde(default)]
             next_cursor: Option<String>,
+            #[serde(default)]
+            ttl_ms: Option<u64>,
+            #[serde(default)]
+            cache_scope: Option<String>,
         }
         let items =
             serde_json::from_str::<std::collections::HashMap<String, Box<RawValue>>>(result.get())
@@ -263,12 +264,18 @@ async fn list_all(
                     detail: format!("no {member:?} list"),
                 })?;
         all.extend(items);
-        cursor = serde_json::from_str::<Page>(result.get())
-            .ok()
-            .and_then(|p| p.next_cursor)
-            .filter(|c| !c.is_empty());
+        let page = serde_json::from_str::<Page>(result.get()).ok();
+        let page_hint = CacheHint {
+            ttl_ms: page.as_ref().and_then(|p| p.ttl_ms),
+            private: page
+                .as_ref()
+                .and_then(|p| p.cache_scope.as_deref())
+                .is_some_and(|scope| scope == "private"),
+        };
+        hint = Some(hint.map_or(page_hint, |h| h.combine(page_hint)));
+        cursor = page.and_then(|p| p.next_cursor).filter(|c| !c.is_empty());
         if cursor.is_none() {
-            return Ok(all);
+            return Ok((all, hint.unwrap_or_default()));
         }
     }
     Err(ClientError::Malformed {

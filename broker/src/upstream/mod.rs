@@ -5,7 +5,9 @@
 
 pub mod client;
 pub mod discovery;
+pub mod era;
 pub mod handshake;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub struct UpstreamSpec {
     pub forward_headers: Vec<String>,
     /// How the gateway's Envoy reaches it, where that differs from `url`.
     pub gateway_route: Option<crate::config::GatewayRoute>,
+    /// Which eras to speak to it.
+    pub era: crate::config::EraChoice,
 }
 
 impl UpstreamSpec {
@@ -45,6 +49,7 @@ impl UpstreamSpec {
             forward_authorization: server.forward_authorization,
             forward_headers: server.forward_headers.clone(),
             gateway_route: server.gateway_route.clone(),
+            era: server.era,
         }
     }
 
@@ -281,6 +286,8 @@ pub struct UpstreamState {
     pub rejected: Vec<Rejected>,
     /// The caching hints of each list, from a stateless-era upstream.
     pub cache: PerEntry<CacheHint>,
+    /// The eras it was found to speak.
+    pub era: router_config::ServerEra,
     pub protocol_version: Option<String>,
     pub server_info: Option<serde_json::Value>,
     pub last_error: Option<String>,
@@ -295,6 +302,7 @@ impl UpstreamState {
             capabilities: Capabilities::default(),
             rejected: Vec::new(),
             cache: PerEntry::default(),
+            era: router_config::ServerEra::Handshake,
             protocol_version: None,
             server_info: None,
             last_error: None,

@@ -45,6 +45,7 @@ pub fn route_plan(
     call: &RoutedCall,
     head: &RequestHead<'_>,
     body: &[u8],
+    broker_cluster: &str,
 ) -> Result<RoutePlan, Refusal> {
     let mut ops = Vec::with_capacity(8);
     let new_body = match &call.splice {
@@ -59,7 +60,7 @@ pub fn route_plan(
         }
         None => None,
     };
-    routing_headers(server, call, head, &mut ops);
+    routing_headers(server, call, head, broker_cluster, &mut ops);
     Ok(RoutePlan {
         body: new_body,
         headers: ops,
@@ -75,6 +76,7 @@ pub fn modern_plan(
     server: &ServerRoute,
     call: &ModernCall,
     head: &RequestHead<'_>,
+    broker_cluster: &str,
 ) -> Vec<HeaderOp> {
     let mut ops = Vec::with_capacity(10);
     if let Some(upstream) = &call.rename {
@@ -84,7 +86,7 @@ pub fn modern_plan(
         ));
         ops.push(HeaderOp::Remove("content-length"));
     }
-    routing_headers(server, &call.call, head, &mut ops);
+    routing_headers(server, &call.call, head, broker_cluster, &mut ops);
     ops
 }
 
@@ -98,6 +100,7 @@ fn routing_headers(
     server: &ServerRoute,
     call: &RoutedCall,
     head: &RequestHead<'_>,
+    broker_cluster: &str,
     ops: &mut Vec<HeaderOp>,
 ) {
     if !call.bridged {
@@ -121,6 +124,12 @@ fn routing_headers(
         RouteKey::Answer => {}
     }
     if call.bridged {
+        // Envoy's routes send a call naming a server to the cluster it names:
+        // for a bridged call, the broker's.
+        ops.push(HeaderOp::Set(
+            headers::X_MCP_CLUSTER,
+            broker_cluster.to_owned(),
+        ));
         return;
     }
     if let Some(cluster) = &server.cluster {
@@ -235,6 +244,7 @@ mod tests {
             &call(Some(splice)),
             &head_with(&[]),
             body,
+            "broker",
         )
         .expect("plans");
         assert_eq!(
@@ -263,7 +273,7 @@ mod tests {
                 key,
                 ..call(None)
             };
-            route_plan(&server(false, &[]), &call, &head_with(&[]), b"{}")
+            route_plan(&server(false, &[]), &call, &head_with(&[]), b"{}", "broker")
                 .expect("plans")
                 .headers
                 .into_iter()
@@ -304,7 +314,7 @@ mod tests {
             "proxy-authorization",
         ]);
         let removed = |server: &ServerRoute| -> Vec<&'static str> {
-            route_plan(server, &call(None), &head, b"{}")
+            route_plan(server, &call(None), &head, b"{}", "broker")
                 .expect("plans")
                 .headers
                 .into_iter()
@@ -329,11 +339,17 @@ mod tests {
         );
         // Nothing to remove when the client sent none.
         assert!(
-            route_plan(&server(false, &[]), &call(None), &head_with(&[]), b"{}")
-                .expect("plans")
-                .headers
-                .iter()
-                .all(|op| matches!(op, HeaderOp::Set(..)))
+            route_plan(
+                &server(false, &[]),
+                &call(None),
+                &head_with(&[]),
+                b"{}",
+                "broker"
+            )
+            .expect("plans")
+            .headers
+            .iter()
+            .all(|op| matches!(op, HeaderOp::Set(..)))
         );
     }
 
@@ -344,6 +360,7 @@ mod tests {
             &call(Some(Splice::new(5..50, "x"))),
             &head_with(&[]),
             b"short",
+            "broker",
         );
         assert!(matches!(plan, Err(Refusal::Internal { .. })));
     }

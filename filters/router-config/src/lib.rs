@@ -18,5 +18,5 @@ pub mod uri_template;
 pub use builder::{BuildIssue, RouteTableBuild, RouteTableSettings, build_route_table};
 pub use types::{
     AccessRules, BrokerRoute, Entry, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION,
-    ServerRoute, SessionSettings,
+    ServerEra, ServerRoute, SessionSettings,
 };

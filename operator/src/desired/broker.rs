@@ -94,6 +94,7 @@ fn server_config(server: &ResolvedServer) -> Option<ServerConfig> {
             path: Some(server.path.clone()),
             cluster: Some(server.cluster.clone()),
         }),
+        era: Default::default(),
     })
 }
 

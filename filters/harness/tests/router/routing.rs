@@ -216,7 +216,9 @@ fn check_case(gateway: &Gateway, case: &Case, stream: &HttpStream, cached: bool)
                 // Routed on its body: the spliced body's length.
                 expected.push(("content-length".to_owned(), upstream_body.len().to_string()));
             }
-            if !*bridged {
+            if *bridged {
+                expected.push((headers::X_MCP_CLUSTER.to_owned(), BROKER_CLUSTER.to_owned()));
+            } else {
                 let text = |v: &serde_json::Value| v.as_str().expect("string field").to_owned();
                 expected.push((":path".to_owned(), text(&entry["path"])));
                 expected.push((":authority".to_owned(), text(&entry["authority"])));

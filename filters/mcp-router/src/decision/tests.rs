@@ -85,7 +85,12 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
         HeadDecision::ModernBroker { method } => return Outcome::Broker(Some(method)),
         HeadDecision::Modern(call) => {
             let server_route = &table.servers()[call.call.server_index];
-            let headers = router_headers(crate::plan::modern_plan(server_route, &call, &head));
+            let headers = router_headers(crate::plan::modern_plan(
+                server_route,
+                &call,
+                &head,
+                &table.broker().cluster,
+            ));
             let body = request.body().expect("fixture body");
             return match on_modern_body(&call, &body) {
                 Ok((_, splice)) => {
@@ -127,8 +132,9 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             assert_eq!(call.gateway_session, head.session_id.unwrap_or_default());
             // The router headers the plan sets, as the fixtures name them.
             let server_route = &table.servers()[call.server_index];
-            let plan = crate::plan::route_plan(server_route, &call, &head, &body)
-                .expect("the plan fits the body");
+            let plan =
+                crate::plan::route_plan(server_route, &call, &head, &body, &table.broker().cluster)
+                    .expect("the plan fits the body");
             Outcome::Route(
                 server,
                 call.bridged,

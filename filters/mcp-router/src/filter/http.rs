@@ -194,7 +194,13 @@ impl McpHttp {
                 call.id.as_deref(),
             );
         };
-        let plan = match plan::route_plan(server, &call, &self.head.view(), body) {
+        let plan = match plan::route_plan(
+            server,
+            &call,
+            &self.head.view(),
+            body,
+            &table.broker().cluster,
+        ) {
             Ok(plan) => plan,
             Err(refusal) => return self.reply(&refusal, call.id.as_deref()),
         };
@@ -497,7 +503,12 @@ impl HttpContext for McpHttp {
                 let Some(server) = table.servers().get(call.call.server_index) else {
                     return self.reply(&internal("route points past the server list"), None);
                 };
-                apply(plan::modern_plan(server, &call, &self.head.view()));
+                apply(plan::modern_plan(
+                    server,
+                    &call,
+                    &self.head.view(),
+                    &table.broker().cluster,
+                ));
                 self.state = State::ModernBody {
                     call: Box::new(call),
                 };
