@@ -1,9 +1,9 @@
 """An agent's view of the gateway through the official Python MCP SDK.
 
-Run by e2e/tests/python_client.rs: `python sdk_client.py URL`. The SDK (2.x)
-first probes for the stateless 2026-07-28 era and must fall back to the
-`initialize` handshake; then it lists the tools, calls one tool of each
-upstream and an unknown tool. Prints one JSON object; exit code 0 when the
+Run by e2e/tests/sdk_clients.rs: `python sdk_client.py URL`. The SDK (2.x)
+first probes for the stateless 2026-07-28 era, which the gateway speaks;
+then it lists the tools, calls one tool of each upstream (both
+handshake-era: bridged) and an unknown tool. Prints one JSON object; exit code 0 when the
 script ran to the end (the Rust test asserts on the JSON).
 """
 
@@ -27,6 +27,9 @@ async def main(url: str) -> None:
             if session.initialize_result is not None:
                 report["protocolVersion"] = str(session.initialize_result.protocol_version)
                 report["serverName"] = session.initialize_result.server_info.name
+            if session.discover_result is not None:
+                info = (session.discover_result.meta or {}).get("io.modelcontextprotocol/serverInfo", {})
+                report["serverName"] = info.get("name")
             tools = await client.list_tools()
             report["tools"] = sorted(tool.name for tool in tools.tools)
             echo = await client.call_tool("echo_echo", {"text": "from python"})

@@ -9,5 +9,6 @@ pub mod client;
 pub mod paths;
 pub mod process;
 pub mod stack;
+pub mod upstream;
 
 pub use stack::{Stack, StackError, Upstream, UpstreamKind};

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::paths;
 use crate::process::{Proc, ProcError, free_port};
+pub use crate::upstream::{Upstream, UpstreamKind};
 
 /// The stack could not be started or changed.
 #[derive(Debug, thiserror::Error)]
@@ -30,126 +31,20 @@ pub enum StackError {
     Timeout { what: String, waited: Duration },
 }
 
-/// Which real MCP server an upstream runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamKind {
-    /// `@modelcontextprotocol/server-everything` (TypeScript SDK), Streamable HTTP.
-    Everything,
-    /// `mcp-test-server` (Rust SDK, rmcp): echo, add, whoami, late.
-    TestServer,
-    /// `testdata/upstreams/conformance-server.mjs` (TypeScript SDK): every
-    /// server scenario of the official conformance suite.
-    Conformance,
-    /// `testdata/upstreams/modern_server.py` (Python SDK 2.x): a server of
-    /// the stateless era (2026-07-28; the SDK also serves the handshake era).
-    Modern,
-}
-
-/// One upstream MCP server process.
-#[derive(Debug)]
-pub struct Upstream {
-    pub name: String,
-    pub kind: UpstreamKind,
-    pub prefix: String,
-    pub port: u16,
-    pub credential: Option<String>,
-    /// `era` of its configuration entry (`auto` when absent).
-    pub era: Option<String>,
-    proc: Option<Proc>,
-    log: PathBuf,
-}
-
-impl Upstream {
-    /// The upstream's MCP endpoint.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
-    }
-
-    /// The test server's own HTTP API (`/stats`, `/admin/...`).
-    pub fn admin_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Starts (or restarts) the process on its port and waits until it listens.
-    ///
-    /// # Errors
-    /// The process cannot start or does not come up.
-    pub async fn start(&mut self) -> Result<(), StackError> {
-        self.stop();
-        let (command, ready) = match self.kind {
-            UpstreamKind::Everything => {
-                let script = paths::node_peers()
-                    .join("@modelcontextprotocol/server-everything/dist/index.js");
-                require(&script, "server-everything", "run `just setup` (npm peers)")?;
-                let mut command = Command::new("node");
-                command
-                    .arg(script)
-                    .arg("streamableHttp")
-                    .env("PORT", self.port.to_string());
-                (command, "listening on port")
-            }
-            UpstreamKind::Conformance => {
-                let script = paths::node_peers()
-                    .parent()
-                    .map(|p| p.join("conformance-server.mjs"))
-                    .unwrap_or_default();
-                require(
-                    &script,
-                    "conformance-server.mjs",
-                    "the repository is incomplete",
-                )?;
-                let mut command = Command::new("node");
-                command.arg(script).env("PORT", self.port.to_string());
-                (command, "listening on port")
-            }
-            UpstreamKind::Modern => {
-                let script = paths::node_peers()
-                    .parent()
-                    .map(|p| p.join("modern_server.py"))
-                    .unwrap_or_default();
-                require(&script, "modern_server.py", "the repository is incomplete")?;
-                let python = paths::python();
-                require(&python, "Python with the mcp SDK", "run `just setup`")?;
-                let mut command = Command::new(python);
-                command.arg(script).arg(self.port.to_string());
-                (command, "listening on port")
-            }
-            UpstreamKind::TestServer => {
-                let binary = paths::test_server();
-                require(
-                    &binary,
-                    "mcp-test-server",
-                    "build the workspace (`cargo build`)",
-                )?;
-                let mut command = Command::new(binary);
-                command
-                    .arg("--listen")
-                    .arg(format!("127.0.0.1:{}", self.port))
-                    .arg("--name")
-                    .arg(&self.name);
-                (command, "listening on")
-            }
-        };
-        // A restart must not find the previous run's ready line.
-        let _ = std::fs::remove_file(&self.log);
-        let mut proc = Proc::spawn(&self.name, command, &self.log)?;
-        proc.wait_for_log(ready, Duration::from_secs(20)).await?;
-        self.proc = Some(proc);
-        Ok(())
-    }
-
-    /// Stops the process (the port is free again).
-    pub fn stop(&mut self) {
-        if let Some(mut proc) = self.proc.take() {
-            proc.stop();
-        }
-    }
+/// An upstream the stack will start.
+#[derive(Debug, Clone)]
+struct Planned {
+    name: String,
+    kind: UpstreamKind,
+    prefix: String,
+    credential: Option<String>,
+    era: Option<String>,
 }
 
 /// Describes a stack before it starts.
 #[derive(Debug, Clone)]
 pub struct StackBuilder {
-    upstreams: Vec<(String, UpstreamKind, String, Option<String>, Option<String>)>,
+    upstreams: Vec<Planned>,
     /// Servers already running elsewhere: (name, url, prefix).
     external: Vec<(String, String, String)>,
     refresh_seconds: u64,
@@ -192,8 +87,13 @@ impl Default for StackBuilder {
 impl StackBuilder {
     /// Adds an upstream `name` with tool `prefix`.
     pub fn upstream(mut self, name: &str, kind: UpstreamKind, prefix: &str) -> Self {
-        self.upstreams
-            .push((name.to_owned(), kind, prefix.to_owned(), None, None));
+        self.upstreams.push(Planned {
+            name: name.to_owned(),
+            kind,
+            prefix: prefix.to_owned(),
+            credential: None,
+            era: None,
+        });
         self
     }
 
@@ -201,7 +101,7 @@ impl StackBuilder {
     /// `handshake`; `auto` by default).
     pub fn era(mut self, era: &str) -> Self {
         if let Some(last) = self.upstreams.last_mut() {
-            last.4 = Some(era.to_owned());
+            last.era = Some(era.to_owned());
         }
         self
     }
@@ -209,7 +109,7 @@ impl StackBuilder {
     /// Gives the last added upstream a credential (`Authorization` value).
     pub fn credential(mut self, value: &str) -> Self {
         if let Some(last) = self.upstreams.last_mut() {
-            last.3 = Some(value.to_owned());
+            last.credential = Some(value.to_owned());
         }
         self
     }
@@ -294,7 +194,14 @@ impl StackBuilder {
 
         let dir = tempfile::Builder::new().prefix("mcp-e2e-").tempdir()?;
         let mut upstreams = Vec::new();
-        for (name, kind, prefix, credential, era) in self.upstreams.clone() {
+        for Planned {
+            name,
+            kind,
+            prefix,
+            credential,
+            era,
+        } in self.upstreams.clone()
+        {
             let mut upstream = Upstream {
                 log: dir.path().join(format!("upstream-{name}.log")),
                 name,

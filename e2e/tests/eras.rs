@@ -44,7 +44,10 @@ async fn eras_client(url: String, mode: &str, prefixes: Value, listen: Option<St
 
 async fn stack() -> Stack {
     Stack::builder()
+        // rmcp serves both eras: told to speak the handshake era only, it
+        // stands for the handshake-era servers most of production is.
         .upstream("echo", UpstreamKind::TestServer, "echo_")
+        .era("handshake")
         .upstream("modern", UpstreamKind::Modern, "modern_")
         .era("modern")
         .upstream("everything", UpstreamKind::Everything, "everything_")

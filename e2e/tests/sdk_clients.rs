@@ -1,5 +1,6 @@
 //! Official MCP clients other than Rust against the gateway: the Python SDK
-//! (2.x, which probes the 2026-07-28 era first and must fall back) and the
+//! (2.x, which probes the 2026-07-28 era first and keeps it: the gateway
+//! speaks it) and the
 //! MCP Inspector's CLI (TypeScript SDK), the command the README gives users.
 
 use std::process::Command;
@@ -17,7 +18,7 @@ fn run(command: &mut Command) -> (bool, String, String) {
 }
 
 #[tokio::test]
-async fn the_python_sdk_falls_back_to_the_handshake_and_calls_both_upstreams() {
+async fn the_python_sdk_negotiates_the_stateless_era_and_calls_both_upstreams() {
     let stack = Stack::standard().await.expect("stack starts");
     let python = paths::python();
     assert!(
@@ -33,8 +34,7 @@ async fn the_python_sdk_falls_back_to_the_handshake_and_calls_both_upstreams() {
             .expect("join");
     assert!(ok, "python client failed:\n{stdout}\n{stderr}");
     let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-    assert_eq!(report["era"], "handshake", "{report}");
-    assert_eq!(report["protocolVersion"], "2025-11-25", "{report}");
+    assert_eq!(report["era"], "modern", "{report}");
     assert_eq!(report["serverName"], "mcp-wasm-gateway");
     let tools: Vec<&str> = report["tools"]
         .as_array()

@@ -84,6 +84,36 @@ pub fn probe<'a, const N: usize>(
     }))
 }
 
+/// Every top-level member of the JSON object `text`, in order: its key and
+/// raw value.
+///
+/// # Errors
+/// A message when `text` is not a JSON object.
+pub fn all(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
+    struct AllVisitor;
+    impl<'de> Visitor<'de> for AllVisitor {
+        type Value = Vec<(String, &'de RawValue)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut members = Vec::new();
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                members.push((key.into_owned(), map.next_value::<&'de RawValue>()?));
+            }
+            Ok(members)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let members = deserializer
+        .deserialize_map(AllVisitor)
+        .map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(members)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +126,15 @@ mod tests {
         assert_eq!(&text[name.span.clone()], "\"get_forecast\"");
         assert_eq!(name.as_str().as_deref(), Some("get_forecast"));
         assert!(missing.is_none());
+    }
+
+    #[test]
+    fn every_member_comes_in_order() {
+        let members = all(r#"{"z":1, "a" : [2], "m":{"x":"y"}}"#).expect("an object");
+        let listed: Vec<(&str, &str)> =
+            members.iter().map(|(k, v)| (k.as_str(), v.get())).collect();
+        assert_eq!(listed, [("z", "1"), ("a", "[2]"), ("m", r#"{"x":"y"}"#)]);
+        assert!(all("[1]").is_err());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Message<'a> {
     pub kind: MessageKind<'a>,
 }
 
+// A parsed message lives on the stack for the one request; boxing the
+// larger variant would cost an allocation per request in the filter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum MessageKind<'a> {
     /// A request or notification (notifications have no id).

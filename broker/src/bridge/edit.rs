@@ -104,6 +104,62 @@ pub fn insert_meta(message: &str, added: &[(&str, String)]) -> Result<String, St
     }
 }
 
+/// `message` without the `params._meta` members `removed` (a `_meta` left
+/// empty goes too); unchanged when it has none of them.
+///
+/// # Errors
+/// `message`, its `params` or its `_meta` are not objects.
+pub fn remove_meta(message: &str, removed: &[&str]) -> Result<String, String> {
+    let Some(params) = member(message, "params")? else {
+        return Ok(message.to_owned());
+    };
+    let Some(meta) = member(params.raw.get(), "_meta")? else {
+        return Ok(message.to_owned());
+    };
+    let members = members::all(meta.raw.get())?;
+    if !members
+        .iter()
+        .any(|(key, _)| removed.contains(&key.as_str()))
+    {
+        return Ok(message.to_owned());
+    }
+    let kept: Vec<String> = members
+        .iter()
+        .filter(|(key, _)| !removed.contains(&key.as_str()))
+        .map(|(key, value)| {
+            format!(
+                "{}:{}",
+                serde_json::to_string(key).unwrap_or_default(),
+                value.get()
+            )
+        })
+        .collect();
+    let params_text = params.raw.get();
+    let edited_params = if kept.is_empty() {
+        let without: Vec<String> = members::all(params_text)?
+            .iter()
+            .filter(|(key, _)| key != "_meta")
+            .map(|(key, value)| {
+                format!(
+                    "{}:{}",
+                    serde_json::to_string(key).unwrap_or_default(),
+                    value.get()
+                )
+            })
+            .collect();
+        format!("{{{}}}", without.join(","))
+    } else {
+        let spliced = Splice {
+            span: meta.span.clone(),
+            replacement: format!("{{{}}}", kept.join(",")),
+        }
+        .apply(params_text.as_bytes())
+        .ok_or("span outside the text")?;
+        String::from_utf8(spliced).map_err(|e| e.to_string())?
+    };
+    splice(message, params.span, &edited_params)
+}
+
 /// `message` (a response) with `added` inserted into its `result` object.
 ///
 /// # Errors
@@ -168,6 +224,16 @@ mod tests {
             insert_meta(bare, &meta).expect("edited"),
             r#"{"params":{"_meta":{"k":"v"}},"jsonrpc":"2.0","id":7,"method":"m"}"#
         );
+        let modern = r#"{"jsonrpc":"2.0","id":7,"method":"m","params":{"x":1,"_meta":{"a":1,"progressToken":3}}}"#;
+        assert_eq!(
+            remove_meta(modern, &["a"]).expect("edited"),
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","params":{"x":1,"_meta":{"progressToken":3}}}"#
+        );
+        assert_eq!(
+            remove_meta(modern, &["a", "progressToken"]).expect("edited"),
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","params":{"x":1}}"#
+        );
+        assert_eq!(remove_meta(bare, &["a"]).expect("unchanged"), bare);
         let response = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#;
         assert_eq!(
             insert_result(response, &[("resultType", r#""complete""#.into())]).expect("edited"),

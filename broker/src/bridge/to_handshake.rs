@@ -159,7 +159,17 @@ async fn start(connection: Connection, body: &str) -> Result<Outcome, String> {
     let mut nonce = [0u8; 8];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
     let call_id = format!("\"mcpgw-bridge-{}\"", super::hex(&nonce));
-    let body = edit::set_id(body, &call_id)?;
+    // The stateless era's request metadata means nothing on a session, and
+    // a server of both eras refuses a handshake-era request carrying it.
+    let body = edit::remove_meta(
+        &edit::set_id(body, &call_id)?,
+        &[
+            modern::META_PROTOCOL_VERSION,
+            modern::META_CLIENT_CAPABILITIES,
+            modern::META_CLIENT_INFO,
+            modern::META_LOG_LEVEL,
+        ],
+    )?;
     let answer = connection
         .send_raw(None, body.into_bytes())
         .await

@@ -142,16 +142,17 @@ async fn run(
                 ));
             };
             let message = message.map_err(|e| e.to_string())?;
-            match Envelope::read(&message) {
-                Some(envelope) if envelope.answers(&round_id) => break message,
-                // Notifications of the call (progress, logging) reach the
-                // client as they come.
-                Some(envelope) if envelope.method.is_some() && envelope.id.is_none() => {
-                    if events.send(message).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                _ => {}
+            let Some(envelope) = Envelope::read(&message) else {
+                continue;
+            };
+            if envelope.answers(&round_id) {
+                break message;
+            }
+            // Notifications of the call (progress, logging) reach the
+            // client as they come.
+            let notification = envelope.method.is_some() && envelope.id.is_none();
+            if notification && events.send(message).await.is_err() {
+                return Ok(());
             }
         };
         let [result] = members::probe(&response, ["result"])?;

@@ -61,6 +61,8 @@ pub struct ServerStatus {
     pub url: String,
     pub prefix: String,
     pub health: Health,
+    /// The MCP eras it was found to speak (`handshake`, `modern`, `both`).
+    pub era: ServerEra,
     /// Upstream names of the tools it offers (empty unless ready).
     pub tools: Vec<String>,
     /// Upstream names of its prompts (empty unless ready).
@@ -193,6 +195,7 @@ pub fn compose(
                 url: spec.url.to_string(),
                 prefix: spec.prefix.clone(),
                 health: state.health,
+                era: state.era,
                 tools: keys(Entry::Tool),
                 prompts: keys(Entry::Prompt),
                 resources: keys(Entry::Resource),

@@ -5,7 +5,8 @@
 //! official SDKs' dual-era clients do (MCP 2026-07-28, "Versioning ›
 //! Backward Compatibility"): an upstream that answers it speaks the
 //! stateless era; one that also completes `initialize` speaks both, and
-//! clients of either era are routed to it directly. Anything else is
+//! clients of either era are routed to it directly (discovery then lists
+//! and watches it over its handshake-era session). Anything else is
 //! handshake-era.
 
 use std::sync::Arc;
@@ -71,13 +72,13 @@ pub async fn connect(
     match spec.era {
         EraChoice::Modern => discover().await.map(|c| (c, ServerEra::Modern)),
         EraChoice::Handshake => initialize().await.map(|c| (c, ServerEra::Handshake)),
+        // A server of both eras is watched over its handshake-era session:
+        // servers wire list changes to the sessions they hold more often
+        // than to `subscriptions/listen` streams (rmcp's do).
         EraChoice::Auto => match discover().await {
-            Ok(connection) => match initialize().await {
-                Ok(handshake) => {
-                    handshake.close(std::time::Duration::from_secs(2)).await;
-                    Ok((connection, ServerEra::Both))
-                }
-                Err(_) => Ok((connection, ServerEra::Modern)),
+            Ok(modern) => match initialize().await {
+                Ok(handshake) => Ok((handshake, ServerEra::Both)),
+                Err(_) => Ok((modern, ServerEra::Modern)),
             },
             Err(_) => initialize().await.map(|c| (c, ServerEra::Handshake)),
         },

@@ -14,7 +14,7 @@ use mcp_protocol::versions::Era;
 use mcp_protocol::{access, headers, methods, names, relay_id, session_id, versions};
 
 mod modern;
-pub use modern::{ModernCall, on_modern_body};
+pub use modern::{BodyRefusal, CheckedBody, ModernCall, on_modern_body};
 use router_config::Entry;
 use serde_json::value::RawValue;
 

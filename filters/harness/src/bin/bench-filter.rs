@@ -60,6 +60,8 @@ fn table(tools: usize) -> Vec<u8> {
                 .map(|j| format!("res://srv{i}/doc/{j}"))
                 .collect(),
             resource_templates: vec![format!("tpl://srv{i}/{{id}}")],
+            // Both eras: a stateless-era call is routed directly too.
+            era: router_config::ServerEra::Both,
             ..ServerRoute::new("", "", "", "")
         })
         .collect();
@@ -99,14 +101,17 @@ fn tool_name(tools: usize) -> String {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Tool,
+    /// A stateless-era (2026-07-28) `tools/call`, routed from its headers.
+    ModernTool,
     Prompt,
     Resource,
     Template,
     Broker,
 }
 
-const KINDS: [Kind; 5] = [
+const KINDS: [Kind; 6] = [
     Kind::Tool,
+    Kind::ModernTool,
     Kind::Prompt,
     Kind::Resource,
     Kind::Template,
@@ -116,7 +121,7 @@ const KINDS: [Kind; 5] = [
 impl Kind {
     fn method(self) -> &'static str {
         match self {
-            Kind::Tool => "tools/call",
+            Kind::Tool | Kind::ModernTool => "tools/call",
             Kind::Prompt => "prompts/get",
             Kind::Resource | Kind::Template => "resources/read",
             Kind::Broker => "tools/list",
@@ -126,6 +131,7 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Tool => "tools/call (routed)",
+            Kind::ModernTool => "tools/call, 2026-07-28 (routed from headers)",
             Kind::Prompt => "prompts/get (routed)",
             Kind::Resource => "resources/read (listed URI)",
             Kind::Template => "resources/read (last template)",
@@ -142,6 +148,13 @@ fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
         Kind::Tool => (
             format!(
                 r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{{"text":""#,
+                tool_name(tools)
+            ),
+            r#""}}}"#,
+        ),
+        Kind::ModernTool => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}},"name":"{}","arguments":{{"text":""#,
                 tool_name(tools)
             ),
             r#""}}}"#,
@@ -206,11 +219,18 @@ fn request_fuel(stream: &HttpStream) -> u64 {
 }
 
 fn request(kind: Kind, tools: usize, size: usize) -> Request {
-    Request::post("/mcp")
-        .header("mcp-session-id", SESSION)
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("content-type", "application/json")
-        .body(body(kind, tools, size))
+    let request = Request::post("/mcp").header("content-type", "application/json");
+    let request = if kind == Kind::ModernTool {
+        request
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", tool_name(tools))
+    } else {
+        request
+            .header("mcp-session-id", SESSION)
+            .header("mcp-protocol-version", "2025-06-18")
+    };
+    request.body(body(kind, tools, size))
 }
 
 /// One request through, answering the broker if the filter asks; it must

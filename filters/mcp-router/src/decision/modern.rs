@@ -107,20 +107,31 @@ pub(super) fn on_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisio
     })
 }
 
-/// Checks a modern call's body against the headers it was routed by; the
-/// request id, and the splice of the upstream name when it differs.
+/// A modern call's body that agrees with its headers.
+#[derive(Debug)]
+pub struct CheckedBody {
+    /// The request id, as the client wrote it.
+    pub id: Box<RawValue>,
+    /// The splice of the upstream name, when the prefix made it differ.
+    pub splice: Option<Splice>,
+}
+
+/// A refusal of a body, and the id to echo when one could be read.
+#[derive(Debug)]
+pub struct BodyRefusal {
+    pub refusal: Refusal,
+    pub id: Option<Box<RawValue>>,
+}
+
+/// Checks a modern call's body against the headers it was routed by.
 ///
 /// # Errors
-/// The refusal (and the id to echo, when one could be read): the body does
-/// not parse, is a notification of a request method, or disagrees with
-/// the headers.
-pub fn on_modern_body(
-    call: &ModernCall,
-    body: &[u8],
-) -> Result<(Box<RawValue>, Option<Splice>), (Refusal, Option<Box<RawValue>>)> {
-    let message = message::parse(body).map_err(|failure| {
-        let id = failure.id();
-        (Refusal::Malformed(failure), id)
+/// The body does not parse, is a notification of a request method, or
+/// disagrees with the headers.
+pub fn on_modern_body(call: &ModernCall, body: &[u8]) -> Result<CheckedBody, BodyRefusal> {
+    let message = message::parse(body).map_err(|failure| BodyRefusal {
+        id: failure.id(),
+        refusal: Refusal::Malformed(failure),
     })?;
     let id = message.id.map(RawValue::to_owned);
     let checked = modern::Checked {
@@ -128,14 +139,17 @@ pub fn on_modern_body(
         method: &call.method,
         name: Some(std::borrow::Cow::Borrowed(call.name.as_str())),
     };
-    modern::check_body(&checked, &message).map_err(|refusal| (refusal, id.clone()))?;
+    modern::check_body(&checked, &message).map_err(|refusal| BodyRefusal {
+        refusal,
+        id: id.clone(),
+    })?;
     let Some(id) = id else {
-        return Err((
-            Refusal::InvalidMessage {
+        return Err(BodyRefusal {
+            refusal: Refusal::InvalidMessage {
                 detail: format!("{} is a request and needs an \"id\"", call.method),
             },
-            None,
-        ));
+            id: None,
+        });
     };
     let splice = match (&call.rename, &message.kind) {
         (
@@ -150,5 +164,5 @@ pub fn on_modern_body(
             .map(|field| Splice::new(field.span.clone(), upstream)),
         _ => None,
     };
-    Ok((id, splice))
+    Ok(CheckedBody { id, splice })
 }

@@ -93,7 +93,7 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             ));
             let body = request.body().expect("fixture body");
             return match on_modern_body(&call, &body) {
-                Ok((_, splice)) => {
+                Ok(CheckedBody { splice, .. }) => {
                     let upstream_body = match splice {
                         Some(splice) => splice.apply(&body).expect("splice in range"),
                         None => body,
@@ -105,7 +105,7 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
                         upstream_body,
                     )
                 }
-                Err((refusal, id)) => reply(refusal, id.as_deref()),
+                Err(BodyRefusal { refusal, id }) => reply(refusal, id.as_deref()),
             };
         }
         HeadDecision::ReadBody => {}

@@ -24,93 +24,25 @@ use serde_json::value::RawValue;
 use super::cache;
 use super::host::{self, log_failure};
 use super::metrics::Metrics;
-use crate::decision::{
-    self, BodyDecision, CredentialHeaders, HeadDecision, ModernCall, RequestHead, RoutedCall,
-};
+use crate::decision::{self, BodyDecision, HeadDecision, ModernCall, RoutedCall};
 use crate::plan::{self, HeaderOp};
 use crate::session_cache::{self, Lookup, RecordState};
 use crate::sse_relay::SseRelay;
 use crate::table::RouteTable;
 use crate::upstream;
-use mcp_protocol::modern;
 use mcp_protocol::refusal::Refusal;
 
+mod head;
+mod modern_side;
 mod response_side;
+
+use head::OwnedHead;
 
 pub struct McpHttp {
     table: Option<Rc<RouteTable>>,
     metrics: Rc<Metrics>,
     head: OwnedHead,
     state: State,
-}
-
-/// The request headers the core reads, owned so they outlive the callback.
-#[derive(Default)]
-struct OwnedHead {
-    method: String,
-    path: String,
-    authority: String,
-    session_id: Option<String>,
-    protocol_version: Option<String>,
-    content_length: Option<String>,
-    origin: Option<String>,
-    authorization: Option<String>,
-    identity: Option<String>,
-    credentials: CredentialHeaders,
-    mcp_method: Option<String>,
-    mcp_name: Option<String>,
-}
-
-impl OwnedHead {
-    /// Picks the headers the core reads out of the full header list (one
-    /// host call for all of them). Values that are not UTF-8 count as
-    /// absent: every value the router reads is ASCII when valid (the broker
-    /// applies the same rule to identities). A repeated header keeps its
-    /// first value, as a single-header lookup would.
-    fn from_pairs(pairs: Vec<(String, Vec<u8>)>, identity_header: Option<&str>) -> Self {
-        let mut head = OwnedHead::default();
-        for (name, value) in pairs {
-            head.credentials.note(&name);
-            let Ok(value) = String::from_utf8(value) else {
-                continue;
-            };
-            if identity_header == Some(name.as_str()) {
-                _ = head.identity.get_or_insert(value);
-                continue;
-            }
-            match name.as_str() {
-                ":method" => head.method = value,
-                ":path" => head.path = value,
-                headers::AUTHORITY => head.authority = value,
-                headers::SESSION_ID => _ = head.session_id.get_or_insert(value),
-                headers::PROTOCOL_VERSION => _ = head.protocol_version.get_or_insert(value),
-                "content-length" => _ = head.content_length.get_or_insert(value),
-                headers::ORIGIN => _ = head.origin.get_or_insert(value),
-                headers::AUTHORIZATION => _ = head.authorization.get_or_insert(value),
-                modern::MCP_METHOD => _ = head.mcp_method.get_or_insert(value),
-                modern::MCP_NAME => _ = head.mcp_name.get_or_insert(value),
-                _ => {}
-            }
-        }
-        head
-    }
-
-    fn view(&self) -> RequestHead<'_> {
-        RequestHead {
-            method: &self.method,
-            path: &self.path,
-            session_id: self.session_id.as_deref(),
-            protocol_version: self.protocol_version.as_deref(),
-            content_length: self.content_length.as_deref(),
-            authority: &self.authority,
-            origin: self.origin.as_deref(),
-            authorization: self.authorization.as_deref().map(str::as_bytes),
-            identity: self.identity.as_deref().map(str::as_bytes),
-            credentials: self.credentials,
-            mcp_method: self.mcp_method.as_deref(),
-            mcp_name: self.mcp_name.as_deref(),
-        }
-    }
 }
 
 enum State {
@@ -335,61 +267,7 @@ impl McpHttp {
     }
 }
 
-impl McpHttp {
-    /// A stateless-era call's body: held until it has all arrived, then
-    /// checked against the headers it was routed by, its name spliced.
-    fn modern_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(table) = self.table.clone() else {
-            return Action::Continue;
-        };
-        if body_size > table.max_body_bytes() {
-            let limit = table.max_body_bytes();
-            return self.reply(&Refusal::BodyTooLarge { limit }, None);
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let State::ModernBody { call } = std::mem::replace(&mut self.state, State::Pass) else {
-            return Action::Continue;
-        };
-        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
-            Ok(Some(body)) => body,
-            _ => Vec::new(),
-        };
-        let (id, splice) = match decision::on_modern_body(&call, &body) {
-            Ok(checked) => checked,
-            Err((refusal, id)) => return self.reply(&refusal, id.as_deref()),
-        };
-        if let Some(splice) = splice {
-            let Some(spliced) = splice.apply(&body) else {
-                return self.reply(&internal("splice span outside the body"), Some(&id));
-            };
-            log_failure(
-                "replace request body",
-                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), &spliced),
-            );
-        }
-        let mut call = call.call;
-        call.id = Some(id);
-        if call.bridged {
-            Metrics::inc(self.metrics.to_broker);
-            self.state = State::Broker {
-                ending_session: None,
-            };
-        } else {
-            Metrics::inc(self.metrics.routed);
-            self.state = State::Routed {
-                call,
-                upstream_session: None,
-                classifying: false,
-                relay: None,
-            };
-        }
-        Action::Continue
-    }
-}
-
-fn internal(detail: &str) -> Refusal {
+pub(super) fn internal(detail: &str) -> Refusal {
     log::error!("mcp-router: internal error: {detail}");
     Refusal::Internal {
         detail: detail.to_owned(),
