@@ -49,9 +49,10 @@ setup-node:
         cp package-lock.json node_modules/.installed-lock.json
     fi
 
-# Build the router filter (mcp_router.wasm).
+# Build the router filter (mcp_router.wasm), and the benchmarks' wasm floor
+# filter beside it (bench_floor_filter.wasm, small).
 build-wasm: setup-rust
-    cargo build -p mcp-router --target wasm32-wasip1 --profile wasm
+    cargo build -p mcp-router -p bench-floor-filter --target wasm32-wasip1 --profile wasm
 
 # Build the filter and the native binaries.
 build: build-wasm
@@ -99,8 +100,8 @@ bench-filter: build-wasm
 lint: setup-rust
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    # The filter's proxy-wasm glue only exists in the wasm build.
-    cargo clippy -p mcp-router --target wasm32-wasip1 --all-targets -- -D warnings
+    # The filters' proxy-wasm glue only exists in the wasm build.
+    cargo clippy -p mcp-router -p bench-floor-filter --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Regenerate the committed route table JSON Schema.
 schema:

@@ -125,6 +125,55 @@ pub fn floor(ports: (u16, u16), default: &Server, by_path: &[&Server]) -> Value 
     )
 }
 
+/// [`floor`] with the wasm floor filter (bench/floor-filter) in `mode`
+/// (`noop`, `floor`, `floor-map`) before the router, configured as the
+/// gateway configures its router (V8, headers held while the body is read).
+///
+/// # Errors
+/// The floor filter's `.wasm` is not built (`just build-wasm`).
+pub fn wasm_floor(
+    ports: (u16, u16),
+    default: &Server,
+    by_path: &[&Server],
+    mode: &str,
+) -> anyhow::Result<Value> {
+    let wasm = paths::floor_wasm();
+    anyhow::ensure!(
+        wasm.exists(),
+        "{} missing: run `just build-wasm`",
+        wasm.display()
+    );
+    let mut config = floor(ports, default, by_path);
+    let filter = json!({
+        "name": "bench_floor",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "bench_floor",
+                "fail_open": false,
+                "allow_on_headers_stop_iteration": true,
+                "vm_config": {
+                    "vm_id": "bench_floor",
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": { "local": { "filename": wasm } }
+                },
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": mode
+                }
+            }
+        }
+    });
+    let filters = config
+        .pointer_mut(
+            "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters",
+        )
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| anyhow::anyhow!("the floor bootstrap has no http_filters"))?;
+    filters.insert(0, filter);
+    Ok(config)
+}
+
 /// Envoy's native MCP gateway over `servers`: the `mcp` filter parses each
 /// request into dynamic metadata, `mcp_router` (terminal) fans
 /// `initialize`/`tools/list` out to every server and routes `tools/call`

@@ -34,7 +34,8 @@ struct Cli {
     /// the median round and the spread).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Systems to run (default all): direct, floor, gateway, native, contextforge.
+    /// Systems to run: direct, floor, wasm-noop, wasm-floor, wasm-floor-map,
+    /// gateway, native, contextforge (default all but wasm-floor-map).
     #[arg(long, value_delimiter = ',')]
     systems: Vec<String>,
     /// Workloads to run (default all), e.g. call-small,list-20x100.
@@ -103,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("reading {}", saved.display()))?;
         return write_report(&results, cli.out.as_deref(), false);
     }
-    let systems = parse(&cli.systems, &Kind::ALL, Kind::id, "system")?;
+    let systems = if cli.systems.is_empty() {
+        Kind::DEFAULT.to_vec()
+    } else {
+        parse(&cli.systems, &Kind::ALL, Kind::id, "system")?
+    };
     let workloads = parse(&cli.workloads, &Workload::ALL, Workload::id, "workload")?;
     let work = tempfile::Builder::new().prefix("mcp-bench-").tempdir()?;
     let (dir, work) = if cli.keep {

@@ -13,6 +13,9 @@ fn color(kind: Kind) -> RGBColor {
     match kind {
         Kind::Direct => RGBColor(150, 150, 150),
         Kind::Floor => RGBColor(60, 60, 60),
+        Kind::WasmNoop => RGBColor(120, 120, 160),
+        Kind::WasmFloor => RGBColor(90, 90, 140),
+        Kind::WasmFloorMap => RGBColor(140, 90, 140),
         Kind::Gateway => RGBColor(31, 119, 180),
         Kind::Native => RGBColor(255, 127, 14),
         Kind::ContextForge => RGBColor(44, 160, 44),

@@ -10,6 +10,7 @@ use crate::systems::{Deployment, Kind};
 use crate::workload::Workload;
 
 mod tables;
+mod targets;
 
 const INTRO: &str = include_str!("report/intro.md");
 const METHOD: &str = include_str!("report/method.md");
@@ -22,6 +23,7 @@ pub fn markdown(results: &Results, plot: &str) -> String {
     out.push('\n');
     machine(&mut out, results);
     summary(&mut out, results, plot);
+    targets::targets(&mut out, results);
     losses(&mut out, results);
     out.push_str(FINDINGS);
     out.push('\n');

@@ -1,6 +1,7 @@
-//! The five systems under test, each started over the same upstreams:
-//! the upstream itself, plain Envoy, our gateway, Envoy's native MCP
-//! filters, ContextForge.
+//! The systems under test, each started over the same upstreams: the
+//! upstream itself, plain Envoy, plain Envoy with the wasm floor filter
+//! (doing nothing; holding the body and setting three headers), our
+//! gateway, Envoy's native MCP filters, ContextForge.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,6 +23,18 @@ pub enum Kind {
     Direct,
     /// Plain Envoy in front of the upstream: HTTP routing, no MCP logic.
     Floor,
+    /// Plain Envoy plus a proxy-wasm filter that does nothing
+    /// (bench/floor-filter, `noop`): the cost of the V8 runtime and the ABI.
+    WasmNoop,
+    /// Plain Envoy plus a proxy-wasm filter that holds the request, reads
+    /// its whole body and sets three request headers, one host call each
+    /// (`floor`): the least any wasm MCP router does, the floor our
+    /// router's targets are set against.
+    WasmFloor,
+    /// [`Kind::WasmFloor`] with the three headers set in one map
+    /// replacement (`floor-map`). Not in a default run: it answers one
+    /// question (one host call or several), asked with `--systems`.
+    WasmFloorMap,
     /// Envoy + `mcp_router.wasm` + `mcp-broker`.
     Gateway,
     /// Envoy with `envoy.filters.http.mcp` + `envoy.filters.http.mcp_router`.
@@ -31,9 +44,24 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    /// Every system `--systems` can name.
+    pub const ALL: [Kind; 8] = [
         Kind::Direct,
         Kind::Floor,
+        Kind::WasmNoop,
+        Kind::WasmFloor,
+        Kind::WasmFloorMap,
+        Kind::Gateway,
+        Kind::Native,
+        Kind::ContextForge,
+    ];
+
+    /// The systems of a run without `--systems`.
+    pub const DEFAULT: [Kind; 7] = [
+        Kind::Direct,
+        Kind::Floor,
+        Kind::WasmNoop,
+        Kind::WasmFloor,
         Kind::Gateway,
         Kind::Native,
         Kind::ContextForge,
@@ -43,6 +71,9 @@ impl Kind {
         match self {
             Kind::Direct => "upstream direct",
             Kind::Floor => "plain Envoy (floor)",
+            Kind::WasmNoop => "+ no-op wasm",
+            Kind::WasmFloor => "+ wasm floor",
+            Kind::WasmFloorMap => "+ wasm floor, one map set",
             Kind::Gateway => "our gateway",
             Kind::Native => "Envoy native MCP",
             Kind::ContextForge => "ContextForge",
@@ -53,9 +84,23 @@ impl Kind {
         match self {
             Kind::Direct => "direct",
             Kind::Floor => "floor",
+            Kind::WasmNoop => "wasm-noop",
+            Kind::WasmFloor => "wasm-floor",
+            Kind::WasmFloorMap => "wasm-floor-map",
             Kind::Gateway => "gateway",
             Kind::Native => "native",
             Kind::ContextForge => "contextforge",
+        }
+    }
+
+    /// The wasm floor filter's mode (its plugin configuration), for the
+    /// systems that run it.
+    pub fn floor_mode(self) -> Option<&'static str> {
+        match self {
+            Kind::WasmNoop => Some("noop"),
+            Kind::WasmFloor => Some("floor"),
+            Kind::WasmFloorMap => Some("floor-map"),
+            _ => None,
         }
     }
 
@@ -253,6 +298,26 @@ impl System {
                     Running::Envoy(envoy),
                 )
             }
+            Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
+                let ports = envoy::ports();
+                let mode = kind.floor_mode().unwrap_or("floor");
+                let config = envoy::wasm_floor(ports, u00, &[flat], mode)?;
+                let envoy = Envoy::start(
+                    &format!("envoy-{}", kind.id()),
+                    &config,
+                    ports,
+                    &env.dir,
+                    cpus,
+                )
+                .await?;
+                system(
+                    Vec::new(),
+                    envoy.url("/mcp"),
+                    envoy.url(&format!("/{}/mcp", flat.name)),
+                    vec![envoy.tree()],
+                    Running::Envoy(envoy),
+                )
+            }
             Kind::Native => {
                 let ports = envoy::ports();
                 let config = envoy::native(ports, servers);
@@ -267,15 +332,19 @@ impl System {
                 )
             }
             Kind::Gateway => {
-                // The open-session workloads mint sessions far faster than
-                // the default initialize rate limit allows; the benchmark
-                // measures routing, not the limit.
+                // The open-session and first-call workloads mint sessions
+                // (and upstream sessions) far faster than the default
+                // initialize rate limit and upstream-session bound allow;
+                // the benchmark measures routing, not the limits.
                 let mut builder = Stack::builder()
                     .refresh_seconds(30)
                     .envoy_concurrency(1)
                     .setting(
                         "limits",
-                        serde_json::json!({ "initializePerSecond": 1_000_000 }),
+                        serde_json::json!({
+                            "initializePerSecond": 1_000_000,
+                            "maxUpstreamSessions": 10_000_000
+                        }),
                     )
                     .quiet();
                 if let Some(cpus) = cpus {
@@ -356,7 +425,9 @@ impl System {
     /// The name a client calls `tool` of `server` by.
     pub fn tool(&self, server: &Server, tool: &str) -> String {
         match self.kind {
-            Kind::Direct | Kind::Floor => tool.to_owned(),
+            Kind::Direct | Kind::Floor | Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
+                tool.to_owned()
+            }
             Kind::Gateway => format!("{}_{tool}", server.name),
             Kind::Native => format!("{}__{tool}", server.name),
             Kind::ContextForge => contextforge::tool_name(&server.name, tool),

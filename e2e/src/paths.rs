@@ -57,6 +57,15 @@ pub fn router_wasm() -> PathBuf {
     )
 }
 
+/// The benchmark's wasm floor filter (bench/floor-filter), built for
+/// `wasm32-wasip1` beside the router.
+pub fn floor_wasm() -> PathBuf {
+    from_env_or(
+        "MCP_FLOOR_WASM",
+        router_wasm().with_file_name("bench_floor_filter.wasm"),
+    )
+}
+
 /// `node_modules` holding the npm MCP peers.
 pub fn node_peers() -> PathBuf {
     from_env_or(

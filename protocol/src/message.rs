@@ -245,11 +245,22 @@ fn is_string_or_number(raw: &RawValue) -> bool {
 }
 
 /// The string a raw JSON value holds, or `None` when it is not a string.
+///
+/// `raw` comes from the parser, so a string in it is valid JSON: one
+/// without a backslash is its own text between the quotes, borrowed as is
+/// (the common case, and the router reads several per request); only a
+/// string with escapes is decoded.
 pub fn decode_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if !raw.get().starts_with('"') {
+    let text = raw.get();
+    if !text.starts_with('"') {
         return None;
     }
-    serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.bytes().any(|b| b == b'\\' || b == b'"')
+    {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<Cow<'_, str>>(text).ok()
 }
 
 fn span_of(raw: &RawValue, body_start: usize) -> Option<NameField<'_>> {
@@ -380,6 +391,21 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_decode_borrowed_unless_escaped() {
+        let raw = |s: &str| RawValue::from_string(s.to_owned()).expect("json");
+        let plain = raw(r#""tools/call""#);
+        assert!(matches!(
+            decode_str(&plain),
+            Some(Cow::Borrowed("tools/call"))
+        ));
+        let escaped = raw(r#""a\"b\u0041""#);
+        assert_eq!(decode_str(&escaped).as_deref(), Some("a\"bA"));
+        assert_eq!(decode_str(&raw(r#""""#)).as_deref(), Some(""));
+        assert_eq!(decode_str(&raw("12")), None);
+        assert_eq!(decode_str(&raw("null")), None);
+    }
 
     #[test]
     fn null_members_count_as_present() {

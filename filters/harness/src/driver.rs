@@ -376,4 +376,9 @@ impl HttpStream {
     pub fn fuel(&self) -> u64 {
         self.vm.context_fuel(self.id)
     }
+
+    /// Host functions this stream's callbacks called so far.
+    pub fn host_calls(&self) -> u64 {
+        self.vm.context_host_calls(self.id)
+    }
 }

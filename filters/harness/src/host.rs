@@ -73,6 +73,14 @@ impl Host {
         // Compile quickly: tests start many binaries, and fuel counts wasm
         // instructions, not machine code, so optimising gains nothing here.
         config.cranelift_opt_level(OptLevel::None);
+        // `PROXY_WASM_HARNESS_PERFMAP=1`: optimised code and a perf map
+        // (/tmp/perf-<pid>.map), so `perf record` names the filter's own
+        // functions in a profile of a harness run (how docs/benchmarks.md's
+        // breakdown of a routed call was made).
+        if std::env::var_os("PROXY_WASM_HARNESS_PERFMAP").is_some_and(|v| v == "1") {
+            config.cranelift_opt_level(OptLevel::Speed);
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| Error::Link {
             detail: e.to_string(),
         })?;

@@ -27,13 +27,15 @@
 //! - `stream` + `driver`: the request/response lifecycle and the test's
 //!   handles ([`Vm`], [`HttpStream`]);
 //! - [`gateway`]: several VMs sharing one [`SharedStore`];
-//! - `record` + `expect`: what the filter did, and assertions on it.
+//! - `record` + `expect`: what the filter did, and assertions on it;
+//! - [`cost`]: the requests the filter's cost figures and budget measure.
 //!
 //! The harness never panics on module behaviour: traps, contract breaches
 //! and misuse are [`Error`]s carrying the module's log; only the `expect_*`
 //! assertions panic, as assertions do.
 
 mod abi;
+pub mod cost;
 mod driver;
 mod error;
 mod expect;

@@ -131,11 +131,14 @@ impl DispatchedCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A callback ran and returned (`action` for HTTP callbacks), costing
-    /// `fuel` wasm instructions.
+    /// `fuel` wasm instructions and `host_calls` calls into the host (every
+    /// import, WASI included: each is a crossing out of the VM, which is
+    /// what Envoy charges for beyond the instructions).
     Returned {
         callback: Callback,
         action: Option<Action>,
         fuel: u64,
+        host_calls: u64,
     },
     HeaderReplaced {
         map: MapType,

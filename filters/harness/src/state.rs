@@ -137,6 +137,8 @@ pub(crate) struct Context {
     pub properties: BTreeMap<Vec<String>, Vec<u8>>,
     /// Wasm instructions spent in this context's callbacks.
     pub fuel: u64,
+    /// Host functions this context's callbacks called.
+    pub host_calls: u64,
     /// `proxy_on_done` returned false: waiting for `proxy_done`.
     pub awaiting_done: bool,
     pub deleted: bool,
@@ -178,6 +180,9 @@ pub(crate) struct HostState {
     pub violations: Vec<String>,
     /// `proc_exit` was called with this code.
     pub exit_code: Option<i32>,
+    /// Host functions called since the callback in progress began (counted
+    /// by the store's call hook).
+    pub host_calls: u64,
 }
 
 /// 2025-01-01T00:00:00Z: a fixed start keeps runs reproducible.
@@ -215,6 +220,7 @@ impl HostState {
             deferred: Vec::new(),
             violations: Vec::new(),
             exit_code: None,
+            host_calls: 0,
         }
     }
 

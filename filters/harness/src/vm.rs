@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use wasmtime::{Instance, Store, Trap, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{CallHook, Instance, Store, Trap, TypedFunc, WasmParams, WasmResults};
 
 use crate::error::{Error, LogTail, Result};
 use crate::host::Host;
@@ -104,6 +104,15 @@ impl VmCore {
         let mut state = HostState::new(index, shared, env);
         state.vm_id = vm_id.to_owned();
         let mut store = Store::new(&inner.engine, state);
+        // Every import the module calls is one crossing into the host: the
+        // count the cost budget keeps beside the instructions.
+        store.call_hook(|mut ctx, hook| {
+            if matches!(hook, CallHook::CallingHost) {
+                let state = ctx.data_mut();
+                state.host_calls = state.host_calls.saturating_add(1);
+            }
+            Ok(())
+        });
         let instance = inner
             .linker
             .instantiate(&mut store, &inner.module)
@@ -179,6 +188,7 @@ impl VmCore {
             state.callback = Some(callback);
             state.current = context;
             state.effective = context;
+            state.host_calls = 0;
         }
         let outcome = func.call(&mut self.store, params);
         let fuel = limit.saturating_sub(self.store.get_fuel().map_err(fuel_error)?);
@@ -191,12 +201,15 @@ impl VmCore {
         let state = self.state_mut();
         state.callback = None;
         state.effective = 0;
+        let host_calls = std::mem::take(&mut state.host_calls);
         if let Some(c) = state.contexts.get_mut(&charge_to) {
             c.fuel = c.fuel.saturating_add(fuel);
+            c.host_calls = c.host_calls.saturating_add(host_calls);
             c.events.push(Event::Returned {
                 callback,
                 action: None,
                 fuel,
+                host_calls,
             });
         }
         let value = match outcome {
@@ -383,6 +396,16 @@ impl Vm {
             .contexts
             .get(&id)
             .map_or(0, |c| c.fuel)
+    }
+
+    /// Host functions called so far by context `id`'s callbacks.
+    pub fn context_host_calls(&self, id: u32) -> u64 {
+        self.core
+            .borrow()
+            .state()
+            .contexts
+            .get(&id)
+            .map_or(0, |c| c.host_calls)
     }
 
     /// The record of context `id` (root or stream).

@@ -4,6 +4,8 @@
 //! an upstream may receive) are tested natively here, not only through the
 //! proxy.
 
+use std::borrow::Cow;
+
 use mcp_protocol::headers;
 use router_config::ServerRoute;
 use router_config::session_api::UpstreamSessionResponse;
@@ -12,20 +14,22 @@ use crate::decision::{ModernCall, RequestHead, RouteKey, RoutedCall};
 use mcp_protocol::modern;
 use mcp_protocol::refusal::Refusal;
 
-/// One change to the request headers.
+/// One change to the request headers. Values borrow from the route table
+/// and the call where they can: a plan is applied at once, and copying
+/// each value first would cost an allocation per header per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderOp {
-    Set(&'static str, String),
+pub enum HeaderOp<'a> {
+    Set(&'static str, Cow<'a, str>),
     Remove(&'static str),
 }
 
 /// Everything a routed call changes in the request, before its upstream
 /// session is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoutePlan {
+pub struct RoutePlan<'a> {
     /// The new body, when the name had to be spliced.
     pub body: Option<Vec<u8>>,
-    pub headers: Vec<HeaderOp>,
+    pub headers: Vec<HeaderOp<'a>>,
 }
 
 /// Plans the routed call `call` to `server` for a request with `head` and
@@ -40,13 +44,13 @@ pub struct RoutePlan {
 /// # Errors
 /// [`Refusal::Internal`] when the splice does not fit the body (a bug:
 /// the span came from parsing this very body).
-pub fn route_plan(
-    server: &ServerRoute,
-    call: &RoutedCall,
+pub fn route_plan<'a>(
+    server: &'a ServerRoute,
+    call: &'a RoutedCall,
     head: &RequestHead<'_>,
     body: &[u8],
-    broker_cluster: &str,
-) -> Result<RoutePlan, Refusal> {
+    broker_cluster: &'a str,
+) -> Result<RoutePlan<'a>, Refusal> {
     let mut ops = Vec::with_capacity(8);
     let new_body = match &call.splice {
         Some(splice) => {
@@ -54,7 +58,10 @@ pub fn route_plan(
                 detail: "splice span outside the body".to_owned(),
             })?;
             if head.content_length.is_some() {
-                ops.push(HeaderOp::Set("content-length", spliced.len().to_string()));
+                ops.push(HeaderOp::Set(
+                    "content-length",
+                    spliced.len().to_string().into(),
+                ));
             }
             Some(spliced)
         }
@@ -72,17 +79,17 @@ pub fn route_plan(
 /// the upstream name when the prefix made them differ (the body's name is
 /// spliced to match when it arrives, so the body's length changes and its
 /// `content-length` goes: Envoy then frames the body itself).
-pub fn modern_plan(
-    server: &ServerRoute,
-    call: &ModernCall,
+pub fn modern_plan<'a>(
+    server: &'a ServerRoute,
+    call: &'a ModernCall,
     head: &RequestHead<'_>,
-    broker_cluster: &str,
-) -> Vec<HeaderOp> {
+    broker_cluster: &'a str,
+) -> Vec<HeaderOp<'a>> {
     let mut ops = Vec::with_capacity(10);
     if let Some(upstream) = &call.rename {
         ops.push(HeaderOp::Set(
             modern::MCP_NAME,
-            modern::encode_header_value(upstream).into_owned(),
+            modern::encode_header_value(upstream),
         ));
         ops.push(HeaderOp::Remove("content-length"));
     }
@@ -96,44 +103,61 @@ pub fn modern_plan(
 /// headers the server did not opt into removed (a bridged call keeps them:
 /// the broker checks the caller's identity with them and forwards only
 /// what the server opted into).
-fn routing_headers(
-    server: &ServerRoute,
-    call: &RoutedCall,
+fn routing_headers<'a>(
+    server: &'a ServerRoute,
+    call: &'a RoutedCall,
     head: &RequestHead<'_>,
-    broker_cluster: &str,
-    ops: &mut Vec<HeaderOp>,
+    broker_cluster: &'a str,
+    ops: &mut Vec<HeaderOp<'a>>,
 ) {
     if !call.bridged {
-        ops.push(HeaderOp::Set(headers::AUTHORITY, server.authority.clone()));
-        ops.push(HeaderOp::Set(":path", server.path.clone()));
+        // Each set is a host call, and Envoy re-reads its route after any
+        // change to the request headers: a value already right is left.
+        if head.authority != server.authority {
+            ops.push(HeaderOp::Set(
+                headers::AUTHORITY,
+                server.authority.as_str().into(),
+            ));
+        }
+        if head.path != server.path {
+            ops.push(HeaderOp::Set(":path", server.path.as_str().into()));
+        }
     }
-    ops.push(HeaderOp::Set(headers::X_MCP_METHOD, call.method.clone()));
+    ops.push(HeaderOp::Set(
+        headers::X_MCP_METHOD,
+        call.method.as_str().into(),
+    ));
     ops.push(HeaderOp::Set(
         headers::X_MCP_SERVERNAME,
-        server.name.clone(),
+        server.name.as_str().into(),
     ));
     match &call.key {
-        RouteKey::Tool(name) => ops.push(HeaderOp::Set(headers::X_MCP_TOOLNAME, name.clone())),
+        RouteKey::Tool(name) => {
+            ops.push(HeaderOp::Set(headers::X_MCP_TOOLNAME, name.as_str().into()));
+        }
         RouteKey::Prompt(name) => {
-            ops.push(HeaderOp::Set(headers::X_MCP_PROMPTNAME, name.clone()));
+            ops.push(HeaderOp::Set(
+                headers::X_MCP_PROMPTNAME,
+                name.as_str().into(),
+            ));
         }
         RouteKey::Resource(uri) => ops.push(HeaderOp::Set(
             headers::X_MCP_RESOURCEURI,
-            mcp_protocol::names::header_safe_uri(uri).into_owned(),
+            mcp_protocol::names::header_safe_uri(uri),
         )),
         RouteKey::Answer => {}
     }
     if call.bridged {
         // Envoy's routes send a call naming a server to the cluster it names:
         // for a bridged call, the broker's.
-        ops.push(HeaderOp::Set(
-            headers::X_MCP_CLUSTER,
-            broker_cluster.to_owned(),
-        ));
+        ops.push(HeaderOp::Set(headers::X_MCP_CLUSTER, broker_cluster.into()));
         return;
     }
     if let Some(cluster) = &server.cluster {
-        ops.push(HeaderOp::Set(headers::X_MCP_CLUSTER, cluster.clone()));
+        ops.push(HeaderOp::Set(
+            headers::X_MCP_CLUSTER,
+            cluster.as_str().into(),
+        ));
     }
     for name in head.credentials.present() {
         if !forwards(server, name) {
@@ -145,13 +169,10 @@ fn routing_headers(
 /// The headers a message passed to the broker gets: its method as
 /// `x-mcp-method`, and for a list the id of the route table in force
 /// (`x-mcp-route-table`), so the broker lists what this proxy can route.
-pub fn broker_headers(table_id: &str, method: &str) -> Vec<HeaderOp> {
-    let mut ops = vec![HeaderOp::Set(headers::X_MCP_METHOD, method.to_owned())];
+pub fn broker_headers<'a>(table_id: &'a str, method: &'a str) -> Vec<HeaderOp<'a>> {
+    let mut ops = vec![HeaderOp::Set(headers::X_MCP_METHOD, method.into())];
     if method.ends_with("/list") && !table_id.is_empty() {
-        ops.push(HeaderOp::Set(
-            headers::X_MCP_ROUTE_TABLE,
-            table_id.to_owned(),
-        ));
+        ops.push(HeaderOp::Set(headers::X_MCP_ROUTE_TABLE, table_id.into()));
     }
     ops
 }
@@ -167,20 +188,29 @@ pub fn forwards(server: &ServerRoute, name: &str) -> bool {
 
 /// The headers that carry the upstream session: its id (removed for an
 /// upstream without sessions, so the gateway's id never reaches it), the
-/// version it agreed to, and the server's credential when the broker hands
-/// it to the router (where Envoy does not inject it itself).
-pub fn session_headers(session: &UpstreamSessionResponse) -> Vec<HeaderOp> {
+/// version it agreed to (unless the request already names it), and the
+/// server's credential when the broker hands it to the router (where Envoy
+/// does not inject it itself).
+pub fn session_headers<'a>(
+    session: &'a UpstreamSessionResponse,
+    head: &RequestHead<'_>,
+) -> Vec<HeaderOp<'a>> {
     let mut ops = Vec::with_capacity(3);
     ops.push(match &session.session_id {
-        Some(id) => HeaderOp::Set(headers::SESSION_ID, id.clone()),
+        Some(id) => HeaderOp::Set(headers::SESSION_ID, id.as_str().into()),
         None => HeaderOp::Remove(headers::SESSION_ID),
     });
-    ops.push(HeaderOp::Set(
-        headers::PROTOCOL_VERSION,
-        session.protocol_version.clone(),
-    ));
+    if head.protocol_version != Some(session.protocol_version.as_str()) {
+        ops.push(HeaderOp::Set(
+            headers::PROTOCOL_VERSION,
+            session.protocol_version.as_str().into(),
+        ));
+    }
     if let Some(authorization) = &session.authorization {
-        ops.push(HeaderOp::Set(headers::AUTHORIZATION, authorization.clone()));
+        ops.push(HeaderOp::Set(
+            headers::AUTHORIZATION,
+            authorization.as_str().into(),
+        ));
     }
     ops
 }
@@ -239,14 +269,8 @@ mod tests {
         let start = 18;
         assert_eq!(&body[start..start + 13], br#""weather_get""#);
         let splice = Splice::new(start..start + 13, "get");
-        let plan = route_plan(
-            &server(false, &[]),
-            &call(Some(splice)),
-            &head_with(&[]),
-            body,
-            "broker",
-        )
-        .expect("plans");
+        let (server, call) = (server(false, &[]), call(Some(splice)));
+        let plan = route_plan(&server, &call, &head_with(&[]), body, "broker").expect("plans");
         assert_eq!(
             plan.body.as_deref(),
             Some(&br#"{"params":{"name":"get"}}"#[..])
@@ -254,29 +278,52 @@ mod tests {
         assert_eq!(
             plan.headers,
             vec![
-                HeaderOp::Set("content-length", "25".to_owned()),
-                HeaderOp::Set(":authority", "weather:8001".to_owned()),
-                HeaderOp::Set(":path", "/mcp".to_owned()),
-                HeaderOp::Set("x-mcp-method", "tools/call".to_owned()),
-                HeaderOp::Set("x-mcp-servername", "weather".to_owned()),
-                HeaderOp::Set("x-mcp-toolname", "get".to_owned()),
-                HeaderOp::Set("x-mcp-cluster", "mcp_upstream_weather".to_owned()),
+                HeaderOp::Set("content-length", "25".into()),
+                HeaderOp::Set(":authority", "weather:8001".into()),
+                HeaderOp::Set("x-mcp-method", "tools/call".into()),
+                HeaderOp::Set("x-mcp-servername", "weather".into()),
+                HeaderOp::Set("x-mcp-toolname", "get".into()),
+                HeaderOp::Set("x-mcp-cluster", "mcp_upstream_weather".into()),
             ]
         );
     }
 
     #[test]
+    fn route_headers_already_right_are_left_alone() {
+        let mut server = server(false, &[]);
+        server.path = "/v1/mcp".to_owned();
+        let head = RequestHead {
+            authority: "weather:8001",
+            ..head_with(&[])
+        };
+        let call = call(None);
+        let ops = route_plan(&server, &call, &head, b"{}", "broker")
+            .expect("plans")
+            .headers;
+        assert!(ops.contains(&HeaderOp::Set(":path", "/v1/mcp".into())));
+        assert!(
+            !ops.iter()
+                .any(|op| matches!(op, HeaderOp::Set(":authority", _)))
+        );
+    }
+
+    #[test]
     fn each_kind_of_call_names_what_it_is_routed_by() {
-        let header = |method: &str, key: RouteKey| -> Vec<HeaderOp> {
+        let header = |method: &str, key: RouteKey| -> Vec<HeaderOp<'static>> {
             let call = RoutedCall {
                 method: method.to_owned(),
                 key,
                 ..call(None)
             };
-            route_plan(&server(false, &[]), &call, &head_with(&[]), b"{}", "broker")
+            let server = server(false, &[]);
+            route_plan(&server, &call, &head_with(&[]), b"{}", "broker")
                 .expect("plans")
                 .headers
                 .into_iter()
+                .map(|op| match op {
+                    HeaderOp::Set(name, value) => HeaderOp::Set(name, value.into_owned().into()),
+                    HeaderOp::Remove(name) => HeaderOp::Remove(name),
+                })
                 .filter(|op| {
                     matches!(op, HeaderOp::Set(name, _) if name.starts_with("x-mcp-") && *name != "x-mcp-servername" && *name != "x-mcp-cluster")
                 })
@@ -285,8 +332,8 @@ mod tests {
         assert_eq!(
             header("prompts/get", RouteKey::Prompt("brief".to_owned())),
             vec![
-                HeaderOp::Set("x-mcp-method", "prompts/get".to_owned()),
-                HeaderOp::Set("x-mcp-promptname", "brief".to_owned()),
+                HeaderOp::Set("x-mcp-method", "prompts/get".into()),
+                HeaderOp::Set("x-mcp-promptname", "brief".into()),
             ]
         );
         assert_eq!(
@@ -295,13 +342,13 @@ mod tests {
                 RouteKey::Resource("file:///caf\u{e9}".to_owned())
             ),
             vec![
-                HeaderOp::Set("x-mcp-method", "resources/read".to_owned()),
-                HeaderOp::Set("x-mcp-resourceuri", "file:///caf%C3%A9".to_owned()),
+                HeaderOp::Set("x-mcp-method", "resources/read".into()),
+                HeaderOp::Set("x-mcp-resourceuri", "file:///caf%C3%A9".into()),
             ]
         );
         assert_eq!(
             header("response", RouteKey::Answer),
-            vec![HeaderOp::Set("x-mcp-method", "response".to_owned())]
+            vec![HeaderOp::Set("x-mcp-method", "response".into())]
         );
     }
 
@@ -355,13 +402,8 @@ mod tests {
 
     #[test]
     fn a_splice_outside_the_body_is_refused() {
-        let plan = route_plan(
-            &server(false, &[]),
-            &call(Some(Splice::new(5..50, "x"))),
-            &head_with(&[]),
-            b"short",
-            "broker",
-        );
+        let (server, call) = (server(false, &[]), call(Some(Splice::new(5..50, "x"))));
+        let plan = route_plan(&server, &call, &head_with(&[]), b"short", "broker");
         assert!(matches!(plan, Err(Refusal::Internal { .. })));
     }
 
@@ -370,13 +412,13 @@ mod tests {
         assert_eq!(
             broker_headers("t1", "tools/list"),
             vec![
-                HeaderOp::Set("x-mcp-method", "tools/list".to_owned()),
-                HeaderOp::Set("x-mcp-route-table", "t1".to_owned()),
+                HeaderOp::Set("x-mcp-method", "tools/list".into()),
+                HeaderOp::Set("x-mcp-route-table", "t1".into()),
             ]
         );
         assert_eq!(
             broker_headers("t1", "ping"),
-            vec![HeaderOp::Set("x-mcp-method", "ping".to_owned())]
+            vec![HeaderOp::Set("x-mcp-method", "ping".into())]
         );
         assert_eq!(broker_headers("", "tools/list").len(), 1);
     }
@@ -389,22 +431,32 @@ mod tests {
             expires_at: 0,
             authorization: Some("Bearer cred".to_owned()),
         };
+        let head = head_with(&[]);
         assert_eq!(
-            session_headers(&session),
+            session_headers(&session, &head),
             vec![
-                HeaderOp::Set("mcp-session-id", "up-1".to_owned()),
-                HeaderOp::Set("mcp-protocol-version", "2025-06-18".to_owned()),
-                HeaderOp::Set("authorization", "Bearer cred".to_owned()),
+                HeaderOp::Set("mcp-session-id", "up-1".into()),
+                HeaderOp::Set("mcp-protocol-version", "2025-06-18".into()),
+                HeaderOp::Set("authorization", "Bearer cred".into()),
             ]
         );
         session.session_id = None;
         session.authorization = None;
         assert_eq!(
-            session_headers(&session),
+            session_headers(&session, &head),
             vec![
                 HeaderOp::Remove("mcp-session-id"),
-                HeaderOp::Set("mcp-protocol-version", "2025-06-18".to_owned()),
+                HeaderOp::Set("mcp-protocol-version", "2025-06-18".into()),
             ]
+        );
+        // A request that already names the agreed version keeps its header.
+        let same = RequestHead {
+            protocol_version: Some("2025-06-18"),
+            ..head_with(&[])
+        };
+        assert_eq!(
+            session_headers(&session, &same),
+            vec![HeaderOp::Remove("mcp-session-id")]
         );
     }
 }

@@ -35,7 +35,22 @@ const FORMAT: &str = "2";
 
 /// The shared-data key of slot `index`.
 pub fn slot_key(index: u32) -> String {
-    format!("{KEY_PREFIX}{index}")
+    // Written by hand: `format!` costs more than the rest of a cache read.
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut key = String::with_capacity(KEY_PREFIX.len() + digits.len() - at);
+    key.push_str(KEY_PREFIX);
+    key.extend(digits[at..].iter().map(|&d| char::from(d)));
+    key
 }
 
 /// The slot count actually used: `configured` rounded up to a power of
@@ -106,52 +121,23 @@ pub enum RecordState {
 impl Record {
     /// Decodes a slot's value; `None` for empty, foreign or damaged values.
     pub fn decode(value: &[u8]) -> Option<Record> {
-        let text = std::str::from_utf8(value).ok()?;
-        let mut fields = text.split('\n');
-        if fields.next()? != FORMAT {
-            return None;
-        }
-        let gateway_session = fields.next()?.to_owned();
-        let server = fields.next()?.to_owned();
-        let state = match fields.next()? {
-            "L" => {
-                let valid_until = fields.next()?.parse().ok()?;
-                let key_id = fields.next()?.to_owned();
-                let binding = u64::from_str_radix(fields.next()?, 16).ok()?;
-                let session_id = fields.next()?;
-                let protocol_version = fields.next()?;
-                let authorization = fields.next()?;
-                if protocol_version.is_empty() {
-                    return None;
-                }
-                RecordState::Live {
-                    valid_until,
-                    key_id,
-                    binding,
-                    session: UpstreamSessionResponse {
-                        session_id: non_empty(session_id),
-                        protocol_version: protocol_version.to_owned(),
-                        expires_at: valid_until,
-                        authorization: non_empty(authorization),
-                    },
-                }
-            }
-            "S" => RecordState::Stale {
-                session_id: fields.next()?.to_owned(),
-            },
-            "E" => RecordState::Ended {
-                until: fields.next()?.parse().ok()?,
-            },
-            _ => return None,
-        };
-        if fields.next().is_some() || gateway_session.is_empty() || server.is_empty() {
-            return None;
-        }
+        let (gateway_session, server, fields) = split_pair(value)?;
         Some(Record {
-            gateway_session,
-            server,
-            state,
+            gateway_session: gateway_session.to_owned(),
+            server: server.to_owned(),
+            state: decode_state(fields)?,
         })
+    }
+
+    /// Decodes a slot's value if it is the record of (server, gateway
+    /// session): the pair is compared before anything is copied, as a
+    /// lookup of a routed call only needs the state.
+    pub fn decode_for(value: &[u8], server: &str, gateway_session: &str) -> Option<RecordState> {
+        let (their_session, their_server, fields) = split_pair(value)?;
+        if their_session != gateway_session || their_server != server {
+            return None;
+        }
+        decode_state(fields)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -201,18 +187,20 @@ pub enum Lookup {
     AskBroker { stale: Option<String> },
 }
 
-/// Decides a routed call from its pair's record (`None`: no record).
+/// Decides a routed call from its pair's record state (`None`: no record).
 ///
 /// A live record is used only while `now` is before its time and the
 /// table's signing key is the one it was verified under; a caller of
 /// another identity is refused outright (the broker bound the session to
 /// the one that opened it). Anything else asks the broker, which is the
 /// authority on sessions.
-pub fn decide(record: Option<&Record>, now: u64, key_id: &str, binding: u64) -> Lookup {
-    let Some(record) = record else {
+///
+/// Takes the state: a hit hands its session on without copying it.
+pub fn decide(state: Option<RecordState>, now: u64, key_id: &str, binding: u64) -> Lookup {
+    let Some(state) = state else {
         return Lookup::AskBroker { stale: None };
     };
-    match &record.state {
+    match state {
         RecordState::Live {
             valid_until,
             key_id: verified_under,
@@ -221,18 +209,18 @@ pub fn decide(record: Option<&Record>, now: u64, key_id: &str, binding: u64) -> 
         } => {
             if verified_under != key_id {
                 Lookup::AskBroker { stale: None }
-            } else if *bound != binding {
+            } else if bound != binding {
                 Lookup::Refuse(Refusal::SessionOfAnotherIdentity)
-            } else if now >= *valid_until {
+            } else if now >= valid_until {
                 Lookup::AskBroker { stale: None }
             } else {
-                Lookup::Hit(session.clone())
+                Lookup::Hit(session)
             }
         }
         RecordState::Stale { session_id } => Lookup::AskBroker {
-            stale: Some(session_id.clone()),
+            stale: Some(session_id),
         },
-        RecordState::Ended { until } if now < *until => Lookup::Refuse(Refusal::SessionNotFound),
+        RecordState::Ended { until } if now < until => Lookup::Refuse(Refusal::SessionNotFound),
         RecordState::Ended { .. } => Lookup::AskBroker { stale: None },
     }
 }
@@ -268,6 +256,57 @@ pub fn is_well_formed(session: &UpstreamSessionResponse) -> bool {
             .authorization
             .as_deref()
             .is_none_or(|a| !a.is_empty() && a.bytes().all(|b| b >= 0x20 && b != 0x7f))
+}
+
+/// A value's format line checked, its pair, and the fields that follow.
+fn split_pair(value: &[u8]) -> Option<(&str, &str, std::str::Split<'_, char>)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut fields = text.split('\n');
+    if fields.next()? != FORMAT {
+        return None;
+    }
+    let gateway_session = fields.next()?;
+    let server = fields.next()?;
+    if gateway_session.is_empty() || server.is_empty() {
+        return None;
+    }
+    Some((gateway_session, server, fields))
+}
+
+/// The state fields of a value, all of them (anything after is damage).
+fn decode_state(mut fields: std::str::Split<'_, char>) -> Option<RecordState> {
+    let state = match fields.next()? {
+        "L" => {
+            let valid_until = fields.next()?.parse().ok()?;
+            let key_id = fields.next()?.to_owned();
+            let binding = u64::from_str_radix(fields.next()?, 16).ok()?;
+            let session_id = fields.next()?;
+            let protocol_version = fields.next()?;
+            let authorization = fields.next()?;
+            if protocol_version.is_empty() {
+                return None;
+            }
+            RecordState::Live {
+                valid_until,
+                key_id,
+                binding,
+                session: UpstreamSessionResponse {
+                    session_id: non_empty(session_id),
+                    protocol_version: protocol_version.to_owned(),
+                    expires_at: valid_until,
+                    authorization: non_empty(authorization),
+                },
+            }
+        }
+        "S" => RecordState::Stale {
+            session_id: fields.next()?.to_owned(),
+        },
+        "E" => RecordState::Ended {
+            until: fields.next()?.parse().ok()?,
+        },
+        _ => return None,
+    };
+    fields.next().is_none().then_some(state)
 }
 
 fn non_empty(s: &str) -> Option<String> {

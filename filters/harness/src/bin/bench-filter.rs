@@ -20,8 +20,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use proxy_wasm_harness::{Callback, Event, Host, HttpStream, Request, Response, Result, locate};
-use router_config::{BrokerRoute, Limits, RouteTableSettings, ServerRoute, build_route_table};
+use proxy_wasm_harness::cost::{self, ENTRIES_PER_SERVER, KINDS, Kind, PAGE, table};
+use proxy_wasm_harness::{Host, Result, locate};
 
 const TABLE_SIZES: [usize; 3] = [10, 1_000, 10_000];
 const BODY_SIZES: [(usize, &str); 4] = [
@@ -30,271 +30,40 @@ const BODY_SIZES: [(usize, &str); 4] = [
     (64 << 10, "64 KiB"),
     (1 << 20, "1 MiB"),
 ];
-const TOOLS_PER_SERVER: usize = 100;
-/// Prompts and resources per server (besides one resource template).
-const ENTRIES_PER_SERVER: usize = 10;
-const BROKER: &str = "mcp_broker";
-const SESSION: &str = "bench-session";
-const PAGE: u64 = 64 << 10;
-
-/// The route table: `tools` tools spread over servers of 100 tools each,
-/// server `i` with prefix `s{i}_`, built by the one builder.
-fn table(tools: usize) -> Vec<u8> {
-    let servers = tools.div_ceil(TOOLS_PER_SERVER);
-    let upstreams = (0..servers)
-        .map(|i| ServerRoute {
-            name: format!("srv{i}"),
-            prefix: format!("s{i}_"),
-            authority: format!("srv{i}.mcp.local:8000"),
-            path: "/mcp".to_owned(),
-            cluster: Some(format!("outbound|8000||srv{i}.mcp.svc.cluster.local")),
-            forward_authorization: false,
-            forward_headers: Vec::new(),
-            tools: (0..TOOLS_PER_SERVER.min(tools - i * TOOLS_PER_SERVER))
-                .map(|j| format!("tool_{j}"))
-                .collect(),
-            prompts: (0..ENTRIES_PER_SERVER)
-                .map(|j| format!("prompt_{j}"))
-                .collect(),
-            resources: (0..ENTRIES_PER_SERVER)
-                .map(|j| format!("res://srv{i}/doc/{j}"))
-                .collect(),
-            resource_templates: vec![format!("tpl://srv{i}/{{id}}")],
-            // Both eras: a stateless-era call is routed directly too.
-            era: router_config::ServerEra::Both,
-            ..ServerRoute::new("", "", "", "")
-        })
-        .collect();
-    let build = build_route_table(
-        RouteTableSettings {
-            mcp_path: "/mcp".to_owned(),
-            limits: Limits {
-                max_request_body_bytes: 4 << 20,
-            },
-            broker: BrokerRoute {
-                cluster: BROKER.to_owned(),
-                authority: "broker.local".to_owned(),
-                session_path: "/v1/upstream-sessions".to_owned(),
-                timeout_ms: 5000,
-            },
-            sessions: Default::default(),
-            access: Default::default(),
-        },
-        upstreams,
-    );
-    assert!(
-        build.issues.is_empty(),
-        "bench table has issues: {:?}",
-        build.issues
-    );
-    build.config.to_json().into_bytes()
-}
-
-/// A tool in the middle of the table.
-fn tool_name(tools: usize) -> String {
-    let servers = tools.div_ceil(TOOLS_PER_SERVER);
-    let server = servers / 2;
-    let in_server = TOOLS_PER_SERVER.min(tools - server * TOOLS_PER_SERVER);
-    format!("s{server}_tool_{}", in_server / 2)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Tool,
-    /// A stateless-era (2026-07-28) `tools/call`, routed from its headers.
-    ModernTool,
-    Prompt,
-    Resource,
-    Template,
-    Broker,
-}
-
-const KINDS: [Kind; 6] = [
-    Kind::Tool,
-    Kind::ModernTool,
-    Kind::Prompt,
-    Kind::Resource,
-    Kind::Template,
-    Kind::Broker,
-];
-
-impl Kind {
-    fn method(self) -> &'static str {
-        match self {
-            Kind::Tool | Kind::ModernTool => "tools/call",
-            Kind::Prompt => "prompts/get",
-            Kind::Resource | Kind::Template => "resources/read",
-            Kind::Broker => "tools/list",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Kind::Tool => "tools/call (routed)",
-            Kind::ModernTool => "tools/call, 2026-07-28 (routed from headers)",
-            Kind::Prompt => "prompts/get (routed)",
-            Kind::Resource => "resources/read (listed URI)",
-            Kind::Template => "resources/read (last template)",
-            Kind::Broker => "tools/list (to broker)",
-        }
-    }
-}
-
-/// A body of exactly `size` bytes (or the smallest possible).
-fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
-    let servers = tools.div_ceil(TOOLS_PER_SERVER);
-    let middle = servers / 2;
-    let (head, tail) = match kind {
-        Kind::Tool => (
-            format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{{"text":""#,
-                tool_name(tools)
-            ),
-            r#""}}}"#,
-        ),
-        Kind::ModernTool => (
-            format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}},"name":"{}","arguments":{{"text":""#,
-                tool_name(tools)
-            ),
-            r#""}}}"#,
-        ),
-        Kind::Prompt => (
-            format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{{"name":"s{middle}_prompt_5","arguments":{{"text":""#
-            ),
-            r#""}}}"#,
-        ),
-        Kind::Resource => (
-            format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"res://srv{middle}/doc/5","_meta":{{"text":""#
-            ),
-            r#""}}}"#,
-        ),
-        Kind::Template => (
-            format!(
-                r#"{{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{{"uri":"tpl://srv{}/item-42","_meta":{{"text":""#,
-                servers - 1
-            ),
-            r#""}}}"#,
-        ),
-        Kind::Broker => (
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":""#.to_owned(),
-            r#""}}"#,
-        ),
-    };
-    let pad = size.saturating_sub(head.len() + tail.len());
-    // Varied text, so nothing is cheaper than a real argument would be.
-    let text: String = (0..pad)
-        .map(|i| char::from(b"abcdefghij klmnopqrstuvwxyz0123456789"[i % 37]))
-        .collect();
-    format!("{head}{text}{tail}").into_bytes()
-}
-
 struct Row {
     tools: usize,
     kind: Kind,
     label: &'static str,
     body: usize,
     request_fuel: u64,
+    request_host_calls: u64,
+    headers_fuel: u64,
     total_fuel: u64,
+    total_host_calls: u64,
     base_pages: u64,
     peak_pages: u64,
 }
 
-/// Wasm instructions spent in the request callbacks of a stream.
-fn request_fuel(stream: &HttpStream) -> u64 {
-    stream
-        .events()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Returned {
-                callback: Callback::RequestHeaders | Callback::RequestBody,
-                fuel,
-                ..
-            } => Some(*fuel),
-            _ => None,
-        })
-        .sum()
-}
-
-fn request(kind: Kind, tools: usize, size: usize) -> Request {
-    let request = Request::post("/mcp").header("content-type", "application/json");
-    let request = if kind == Kind::ModernTool {
-        request
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool_name(tools))
-    } else {
-        request
-            .header("mcp-session-id", SESSION)
-            .header("mcp-protocol-version", "2025-06-18")
-    };
-    request.body(body(kind, tools, size))
-}
-
-/// One request through, answering the broker if the filter asks; it must
-/// reach the upstream (or the broker) labelled with `kind`'s method.
-fn exchange(host_vm: &proxy_wasm_harness::Vm, request: &Request, kind: Kind) -> Result<HttpStream> {
-    let stream = host_vm.send(request)?;
-    for call in stream.pending_calls() {
-        host_vm.answer(
-            call.token,
-            &Response::ok().json(&serde_json::json!({
-                "sessionId": "upstream-session", "protocolVersion": "2025-06-18"
-            })),
-        )?;
-    }
-    let passed = stream.upstream_request().filter(|r| r.complete);
-    let labelled = passed
-        .as_ref()
-        .and_then(|r| r.header("x-mcp-method").map(str::to_owned));
-    if stream.local_response().is_some() || labelled.as_deref() != Some(kind.method()) {
-        return Err(proxy_wasm_harness::Error::Usage {
-            detail: format!(
-                "the bench request was not passed on:\n{}",
-                stream.describe()
-            ),
-        });
-    }
-    stream.respond(
-        &Response::ok()
-            .header("mcp-session-id", "upstream-session")
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
-    )?;
-    stream.finish()?;
-    Ok(stream)
-}
-
 fn measure(host: &Host, tools: usize, config: &[u8], kind: Kind) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    for (size, label) in BODY_SIZES {
-        let gateway = host
-            .gateway()
-            .plugin_config(config)
-            .cluster(BROKER)
-            .start()?;
-        let vm = gateway.vm(0);
-        let base_pages = vm.memory_pages();
-        let request = request(kind, tools, size);
-        exchange(vm, &request, kind)?;
-        let stream = exchange(vm, &request, kind)?;
-        rows.push(Row {
-            tools,
-            kind,
-            label,
-            body: request_body_len(kind, tools, size),
-            request_fuel: request_fuel(&stream),
-            total_fuel: stream.fuel(),
-            base_pages,
-            peak_pages: vm.memory_pages(),
-        });
-    }
-    Ok(rows)
-}
-
-fn request_body_len(kind: Kind, tools: usize, size: usize) -> usize {
-    body(kind, tools, size).len()
+    BODY_SIZES
+        .iter()
+        .map(|&(size, label)| {
+            let cost = cost::measure(host, config, tools, kind, size)?;
+            Ok(Row {
+                tools,
+                kind,
+                label,
+                body: cost.body,
+                request_fuel: cost.request_fuel,
+                request_host_calls: cost.request_host_calls,
+                headers_fuel: cost.headers_fuel,
+                total_fuel: cost.total_fuel,
+                total_host_calls: cost.total_host_calls,
+                base_pages: cost.base_pages,
+                peak_pages: cost.peak_pages,
+            })
+        })
+        .collect()
 }
 
 fn mib(pages: u64) -> String {
@@ -310,7 +79,9 @@ fn report(rows: &[Row], module_size: usize) -> String {
          `mcp_router.wasm` ({module_size} bytes) on the proxy-wasm harness (wasmtime 48).\n\
          Instructions are wasmtime fuel: one unit per wasm instruction executed in the\n\
          filter (host functions cost nothing), so the figures are exact and do not depend\n\
-         on the machine. Memory is the module's linear memory, which never shrinks.\n\n\
+         on the machine. *Host calls* count the filter's calls into the host (Envoy's\n\
+         API: header reads and writes, buffers, shared data, logs, metrics), each a\n\
+         crossing out of the VM that Envoy charges for on top of the instructions. Memory is the module's linear memory, which never shrinks.\n\n\
          Each row: a fresh VM with the route table, a warm-up request of the same shape,\n\
          then the measured one (upstream session cached). *Request* is\n\
          `on_request_headers` + `on_request_body`; *lifecycle* adds context creation,\n\
@@ -318,19 +89,21 @@ fn report(rows: &[Row], module_size: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "| tools in table | method | body | request instr. | instr./body byte | lifecycle instr. | memory after configure (MiB) | peak memory (MiB) |"
+        "| tools in table | method | body | request instr. | instr./body byte | request host calls | lifecycle instr. | lifecycle host calls | memory after configure (MiB) | peak memory (MiB) |"
     );
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
             row.tools,
             row.kind.label(),
             row.label,
             row.request_fuel,
             row.request_fuel as f64 / row.body as f64,
+            row.request_host_calls,
             row.total_fuel,
+            row.total_host_calls,
             mib(row.base_pages),
             mib(row.peak_pages),
         );
@@ -480,7 +253,36 @@ fn run() -> Result<String> {
             rows.extend(measure(&host, tools, &config, kind)?);
         }
     }
-    Ok(report(&rows, host.module_size()))
+    let mut out = report(&rows, host.module_size());
+    out.push_str(&floor(&wasm, &rows));
+    Ok(out)
+}
+
+/// The wasm floor filter's cost for the same small call, beside ours
+/// (the floor is built with the router by `just build-wasm`).
+fn floor(router_wasm: &std::path::Path, rows: &[Row]) -> String {
+    let path = router_wasm.with_file_name("bench_floor_filter.wasm");
+    let ours = rows
+        .iter()
+        .find(|r| r.kind == Kind::Tool && r.tools == TABLE_SIZES[1] && r.label == "200 B");
+    match (cost::measure_floor(&path, TABLE_SIZES[1]), ours) {
+        (Ok(floor), Some(ours)) => format!(
+            "\n## Against the wasm floor\n\n\
+             The benchmarks' floor filter (bench/floor-filter: hold the request, read its\n\
+             body, set three headers) spends {} instructions and {} host calls on the same\n\
+             200 B `tools/call` over its whole life; a routed call of ours spends {} and {}\n\
+             ({:.1}× the instructions). Of ours, {} are the request-header callback, most of\n\
+             it the proxy-wasm SDK decoding Envoy's header map into owned strings.\n",
+            floor.total_fuel,
+            floor.total_host_calls,
+            ours.total_fuel,
+            ours.total_host_calls,
+            ours.total_fuel as f64 / floor.total_fuel.max(1) as f64,
+            ours.headers_fuel,
+        ),
+        (Err(e), _) => format!("\n(The wasm floor filter was not measured: {e}.)\n"),
+        _ => String::new(),
+    }
 }
 
 fn main() -> ExitCode {

@@ -11,10 +11,13 @@
 //!   concurrent requests, 404 invalidation, session id mapping;
 //! - `config_swap`: route tables replaced at runtime, bad ones refused;
 //! - `generated`: thousands of generated and mutated bodies (proptest);
-//! - `lifecycle`: the host's side: tick, metrics, multiple VMs, teardown.
+//! - `lifecycle`: the host's side: tick, metrics, multiple VMs, teardown;
+//! - `budget`: instructions and host calls per request within the
+//!   committed budget (`cost-budget.json`).
 
 mod access;
 mod bad_input;
+mod budget;
 mod common;
 mod config_swap;
 mod generated;

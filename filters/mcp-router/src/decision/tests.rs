@@ -41,7 +41,7 @@ fn router_headers(ops: Vec<crate::plan::HeaderOp>) -> std::collections::BTreeMap
                     && name != "x-mcp-cluster")
                     || name == "mcp-name" =>
             {
-                Some((name.to_owned(), value))
+                Some((name.to_owned(), value.into_owned()))
             }
             _ => None,
         })

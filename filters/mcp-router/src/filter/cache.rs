@@ -11,7 +11,7 @@ use crate::table::RouteTable;
 pub struct Found {
     pub slot: u32,
     pub cas: Option<u32>,
-    pub record: Record,
+    pub state: RecordState,
 }
 
 fn read(slot: u32) -> (Option<Record>, Option<u32>) {
@@ -26,11 +26,10 @@ fn read(slot: u32) -> (Option<Record>, Option<u32>) {
 /// it. One shared-data read when it sits in its first slot.
 pub fn find(table: &RouteTable, server: &str, gateway_session: &str) -> Option<Found> {
     for slot in session_cache::candidate_slots(server, gateway_session, table.cache_slots()) {
-        let (record, cas) = read(slot);
-        if let Some(record) = record
-            && record.is_for(server, gateway_session)
+        if let Ok((Some(value), cas)) = hostcalls::get_shared_data(&session_cache::slot_key(slot))
+            && let Some(state) = Record::decode_for(&value, server, gateway_session)
         {
-            return Some(Found { slot, cas, record });
+            return Some(Found { slot, cas, state });
         }
     }
     None
@@ -76,12 +75,13 @@ pub fn replace_if(
     let Some(found) = find(table, server, gateway_session) else {
         return;
     };
-    if !still(&found.record.state) {
+    if !still(&found.state) {
         return;
     }
     let record = Record {
+        gateway_session: gateway_session.to_owned(),
+        server: server.to_owned(),
         state,
-        ..found.record
     };
     // A compare-and-swap failure: another worker updated it first. Fine.
     let _ = hostcalls::set_shared_data(

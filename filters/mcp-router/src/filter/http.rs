@@ -156,23 +156,19 @@ impl McpHttp {
         let sessions = &table.config().sessions;
         let binding = session_cache::binding_hash(&sessions.key_id, self.head.view().identity());
         let found = cache::find(table, &server.name, &call.gateway_session);
-        let stale = match session_cache::decide(
-            found.as_ref().map(|f| &f.record),
-            now,
-            &sessions.key_id,
-            binding,
-        ) {
-            Lookup::Hit(session) => {
-                Metrics::inc(self.metrics.session_cache_hit);
-                self.apply_session(call, &session);
-                return Action::Continue;
-            }
-            Lookup::Refuse(refusal) => {
-                Metrics::inc(self.metrics.session_cache_hit);
-                return self.reply(&refusal, call.id.as_deref());
-            }
-            Lookup::AskBroker { stale } => stale,
-        };
+        let stale =
+            match session_cache::decide(found.map(|f| f.state), now, &sessions.key_id, binding) {
+                Lookup::Hit(session) => {
+                    Metrics::inc(self.metrics.session_cache_hit);
+                    self.apply_session(call, session);
+                    return Action::Continue;
+                }
+                Lookup::Refuse(refusal) => {
+                    Metrics::inc(self.metrics.session_cache_hit);
+                    return self.reply(&refusal, call.id.as_deref());
+                }
+                Lookup::AskBroker { stale } => stale,
+            };
         Metrics::inc(self.metrics.session_cache_miss);
         self.ask_broker(table, call, stale.as_deref())
     }
@@ -231,12 +227,12 @@ impl McpHttp {
     }
 
     /// Sets the session-dependent headers; the request is ready to go.
-    fn apply_session(&mut self, call: RoutedCall, session: &UpstreamSessionResponse) {
-        apply(plan::session_headers(session));
+    fn apply_session(&mut self, call: RoutedCall, session: UpstreamSessionResponse) {
+        apply(plan::session_headers(&session, &self.head.view()));
         Metrics::inc(self.metrics.routed);
         self.state = State::Routed {
             call,
-            upstream_session: session.session_id.clone(),
+            upstream_session: session.session_id,
             classifying: false,
             relay: None,
         };
@@ -324,7 +320,7 @@ impl Context for McpHttp {
                     session: session.clone(),
                 };
                 cache::store(&table, &server, &call.gateway_session, state, now);
-                self.apply_session(call, &session);
+                self.apply_session(call, session);
                 log_failure("resume request", hostcalls::resume_http_request());
             }
             Err(refusal) => {

@@ -93,23 +93,23 @@ fn a_live_record_routes_only_in_time_under_its_key_and_for_its_identity() {
     let binding = binding_hash("k1", Identity::Credential(b"Bearer alice"));
     let record = live(100, "k1", binding);
     assert!(matches!(
-        decide(Some(&record), 99, "k1", binding),
+        decide(Some(record.state.clone()), 99, "k1", binding),
         Lookup::Hit(s) if s.session_id.as_deref() == Some("up-1")
     ));
     // Expired or due for revalidation: the broker decides.
     assert_eq!(
-        decide(Some(&record), 100, "k1", binding),
+        decide(Some(record.state.clone()), 100, "k1", binding),
         Lookup::AskBroker { stale: None }
     );
     // A new signing key: every record verified under the old one is void.
     assert_eq!(
-        decide(Some(&record), 1, "k2", binding),
+        decide(Some(record.state.clone()), 1, "k2", binding),
         Lookup::AskBroker { stale: None }
     );
     // Another credential: refused without asking.
     let other = binding_hash("k1", Identity::Credential(b"Bearer mallory"));
     assert_eq!(
-        decide(Some(&record), 1, "k1", other),
+        decide(Some(record.state.clone()), 1, "k1", other),
         Lookup::Refuse(Refusal::SessionOfAnotherIdentity)
     );
     assert_eq!(
@@ -125,11 +125,11 @@ fn ended_and_stale_records_refuse_or_name_the_session_to_replace() {
         ..live(0, "", 0)
     };
     assert_eq!(
-        decide(Some(&ended), 49, "k", 0),
+        decide(Some(ended.state.clone()), 49, "k", 0),
         Lookup::Refuse(Refusal::SessionNotFound)
     );
     assert_eq!(
-        decide(Some(&ended), 50, "k", 0),
+        decide(Some(ended.state.clone()), 50, "k", 0),
         Lookup::AskBroker { stale: None }
     );
     let stale = Record {
@@ -139,7 +139,7 @@ fn ended_and_stale_records_refuse_or_name_the_session_to_replace() {
         ..live(0, "", 0)
     };
     assert_eq!(
-        decide(Some(&stale), 1, "k", 0),
+        decide(Some(stale.state.clone()), 1, "k", 0),
         Lookup::AskBroker {
             stale: Some("up-old".to_owned())
         }
@@ -187,4 +187,11 @@ fn broker_answers_with_unsafe_header_text_are_refused() {
     let mut bad = ok;
     bad.protocol_version = String::new();
     assert!(!is_well_formed(&bad));
+}
+
+#[test]
+fn slot_keys_name_their_index_in_decimal() {
+    for index in [0, 7, 10, 4096, 1 << 20, u32::MAX] {
+        assert_eq!(slot_key(index), format!("mcp-router/slot/{index}"));
+    }
 }

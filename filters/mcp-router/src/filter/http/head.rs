@@ -32,25 +32,36 @@ impl OwnedHead {
         let mut head = OwnedHead::default();
         for (name, value) in pairs {
             head.credentials.note(&name);
-            let Ok(value) = String::from_utf8(value) else {
-                continue;
+            // The name first: only the values the core reads are checked
+            // for UTF-8 (a client's other headers cost nothing more).
+            let slot = if identity_header == Some(name.as_str()) {
+                &mut head.identity
+            } else {
+                match name.as_str() {
+                    ":method" | ":path" | headers::AUTHORITY => {
+                        if let Ok(value) = String::from_utf8(value) {
+                            match name.as_str() {
+                                ":method" => head.method = value,
+                                ":path" => head.path = value,
+                                _ => head.authority = value,
+                            }
+                        }
+                        continue;
+                    }
+                    headers::SESSION_ID => &mut head.session_id,
+                    headers::PROTOCOL_VERSION => &mut head.protocol_version,
+                    "content-length" => &mut head.content_length,
+                    headers::ORIGIN => &mut head.origin,
+                    headers::AUTHORIZATION => &mut head.authorization,
+                    modern::MCP_METHOD => &mut head.mcp_method,
+                    modern::MCP_NAME => &mut head.mcp_name,
+                    _ => continue,
+                }
             };
-            if identity_header == Some(name.as_str()) {
-                _ = head.identity.get_or_insert(value);
-                continue;
-            }
-            match name.as_str() {
-                ":method" => head.method = value,
-                ":path" => head.path = value,
-                headers::AUTHORITY => head.authority = value,
-                headers::SESSION_ID => _ = head.session_id.get_or_insert(value),
-                headers::PROTOCOL_VERSION => _ = head.protocol_version.get_or_insert(value),
-                "content-length" => _ = head.content_length.get_or_insert(value),
-                headers::ORIGIN => _ = head.origin.get_or_insert(value),
-                headers::AUTHORIZATION => _ = head.authorization.get_or_insert(value),
-                modern::MCP_METHOD => _ = head.mcp_method.get_or_insert(value),
-                modern::MCP_NAME => _ = head.mcp_name.get_or_insert(value),
-                _ => {}
+            if slot.is_none()
+                && let Ok(value) = String::from_utf8(value)
+            {
+                *slot = Some(value);
             }
         }
         head
