@@ -412,6 +412,24 @@ fn header_injection_through_names_and_headers_is_refused() {
 }
 
 #[test]
+fn a_stateless_era_call_ending_in_trailers_is_checked_on_its_whole_body() {
+    let gateway = ready_gateway();
+    let body = r#"{"jsonrpc":"2.0","id":61,"method":"tools/call","params":{"name":"weather_get_forecast","arguments":{"city":"Oslo"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let request = Request::post("/mcp")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "weather_get_forecast")
+        .header("content-type", "application/json")
+        .body(body)
+        .trailers(Headers::from([("x-checksum", "abc")]));
+    let stream = gateway.vm(0).send(&request).expect("runs");
+    stream
+        .expect_routed_to("weather")
+        .expect_upstream_body(body.replace("weather_get_forecast", "get_forecast"));
+    next_request_is_served(&gateway);
+}
+
+#[test]
 fn bodies_in_tiny_chunks_and_with_trailers_are_decided_on_the_whole_body() {
     let gateway = ready_gateway();
     let body =

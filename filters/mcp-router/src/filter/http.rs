@@ -254,6 +254,39 @@ impl McpHttp {
         }
     }
 
+    /// A request body the router holds (a POST to decide on, or a
+    /// stateless-era call to check): at its end, read whole and decided on;
+    /// before, held. `body_size` is what Envoy has buffered (`None` at the
+    /// trailers, where it is not given: then up to one byte past the limit
+    /// is read, to tell an oversized body).
+    fn on_held_body(&mut self, body_size: Option<usize>, end_of_stream: bool) -> Action {
+        if !matches!(self.state, State::Buffering | State::ModernBody { .. }) {
+            return Action::Continue;
+        }
+        let Some(table) = self.table.clone() else {
+            return Action::Continue;
+        };
+        let limit = table.max_body_bytes();
+        if body_size.is_some_and(|size| size > limit) {
+            return self.reply(&Refusal::BodyTooLarge { limit }, None);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let read = body_size.unwrap_or(limit.saturating_add(1));
+        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, read) {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
+        if body.len() > limit {
+            return self.reply(&Refusal::BodyTooLarge { limit }, None);
+        }
+        match std::mem::replace(&mut self.state, State::Pass) {
+            State::ModernBody { call } => self.modern_body(*call, &body),
+            _ => self.decide_on_body(&table, &body),
+        }
+    }
+
     pub(super) fn server_name(&self, index: usize) -> String {
         self.table
             .as_ref()
@@ -400,27 +433,7 @@ impl HttpContext for McpHttp {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if matches!(self.state, State::ModernBody { .. }) {
-            return self.modern_body(body_size, end_of_stream);
-        }
-        if !matches!(self.state, State::Buffering) {
-            return Action::Continue;
-        }
-        let Some(table) = self.table.clone() else {
-            return Action::Continue;
-        };
-        if body_size > table.max_body_bytes() {
-            let limit = table.max_body_bytes();
-            return self.reply(&Refusal::BodyTooLarge { limit }, None);
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
-            Ok(Some(body)) => body,
-            _ => Vec::new(),
-        };
-        self.decide_on_body(&table, &body)
+        self.on_held_body(Some(body_size), end_of_stream)
     }
 
     /// Trailers end the request instead of a body chunk with
@@ -428,26 +441,7 @@ impl HttpContext for McpHttp {
     /// still held here, so decide on it now: without this, such a request
     /// would pass undecided, unrouted and unlabelled.
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
-        if matches!(self.state, State::ModernBody { .. }) {
-            let limit = self.table.as_ref().map_or(0, |t| t.max_body_bytes());
-            return self.modern_body(limit.saturating_add(1), true);
-        }
-        if !matches!(self.state, State::Buffering) {
-            return Action::Continue;
-        }
-        let Some(table) = self.table.clone() else {
-            return Action::Continue;
-        };
-        let limit = table.max_body_bytes();
-        let body =
-            match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, limit.saturating_add(1)) {
-                Ok(Some(body)) => body,
-                _ => Vec::new(),
-            };
-        if body.len() > limit {
-            return self.reply(&Refusal::BodyTooLarge { limit }, None);
-        }
-        self.decide_on_body(&table, &body)
+        self.on_held_body(None, true)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {

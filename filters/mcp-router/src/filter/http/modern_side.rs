@@ -1,42 +1,25 @@
-//! The body of a stateless-era call routed from its headers: held until it
-//! has all arrived, checked against those headers, its name spliced.
+//! The whole body of a stateless-era call routed from its headers (held by
+//! `McpHttp::on_held_body` until it has all arrived): checked against those
+//! headers, its name spliced.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, BufferType};
 
 use super::{McpHttp, State, internal};
-use crate::decision::{self, BodyRefusal, CheckedBody};
+use crate::decision::{self, BodyRefusal, CheckedBody, ModernCall};
 use crate::filter::host::log_failure;
 use crate::filter::metrics::Metrics;
-use mcp_protocol::refusal::Refusal;
 
 impl McpHttp {
-    /// A stateless-era call's body: held until it has all arrived, then
-    /// checked against the headers it was routed by, its name spliced.
-    pub(super) fn modern_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(table) = self.table.clone() else {
-            return Action::Continue;
-        };
-        if body_size > table.max_body_bytes() {
-            let limit = table.max_body_bytes();
-            return self.reply(&Refusal::BodyTooLarge { limit }, None);
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let State::ModernBody { call } = std::mem::replace(&mut self.state, State::Pass) else {
-            return Action::Continue;
-        };
-        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
-            Ok(Some(body)) => body,
-            _ => Vec::new(),
-        };
-        let CheckedBody { id, splice } = match decision::on_modern_body(&call, &body) {
+    /// A stateless-era call's whole body: checked against the headers it
+    /// was routed by, its name spliced.
+    pub(super) fn modern_body(&mut self, call: ModernCall, body: &[u8]) -> Action {
+        let CheckedBody { id, splice } = match decision::on_modern_body(&call, body) {
             Ok(checked) => checked,
             Err(BodyRefusal { refusal, id }) => return self.reply(&refusal, id.as_deref()),
         };
         if let Some(splice) = splice {
-            let Some(spliced) = splice.apply(&body) else {
+            let Some(spliced) = splice.apply(body) else {
                 return self.reply(&internal("splice span outside the body"), Some(&id));
             };
             log_failure(
