@@ -283,50 +283,45 @@ pub fn measure(host: &Host, config: &[u8], tools: usize, kind: Kind, size: usize
     let request = request(kind, tools, size);
     exchange(vm, &request, kind)?;
     let stream = exchange(vm, &request, kind)?;
-    let (request_fuel, request_host_calls) = request_cost(&stream);
-    Ok(Cost {
-        body: body(kind, tools, size).len(),
-        request_fuel,
-        request_host_calls,
-        headers_fuel: headers_fuel(&stream),
-        total_fuel: stream.fuel(),
-        total_host_calls: stream.host_calls(),
+    Ok(Cost::of(
+        &stream,
+        request.body.len(),
         base_pages,
-        peak_pages: vm.memory_pages(),
-    })
+        vm.memory_pages(),
+    ))
 }
 
-/// Wasm instructions of a stream's request-header callback.
-fn headers_fuel(stream: &HttpStream) -> u64 {
-    stream
-        .events()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Returned {
-                callback: Callback::RequestHeaders,
-                fuel,
-                ..
-            } => Some(*fuel),
-            _ => None,
-        })
-        .sum()
-}
-
-/// Wasm instructions and host calls of a stream's request callbacks.
-fn request_cost(stream: &HttpStream) -> (u64, u64) {
-    stream
-        .events()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Returned {
-                callback: Callback::RequestHeaders | Callback::RequestBody,
+impl Cost {
+    /// The cost of `stream`, whose request body was `body` bytes, on a VM
+    /// that had `base_pages` after configuration and `peak_pages` at the end.
+    fn of(stream: &HttpStream, body: usize, base_pages: u64, peak_pages: u64) -> Cost {
+        let (mut request_fuel, mut request_host_calls, mut headers_fuel) = (0, 0, 0);
+        for event in stream.events() {
+            if let Event::Returned {
+                callback: callback @ (Callback::RequestHeaders | Callback::RequestBody),
                 fuel,
                 host_calls,
                 ..
-            } => Some((*fuel, *host_calls)),
-            _ => None,
-        })
-        .fold((0, 0), |(f, h), (fuel, calls)| (f + fuel, h + calls))
+            } = event
+            {
+                request_fuel += fuel;
+                request_host_calls += host_calls;
+                if callback == Callback::RequestHeaders {
+                    headers_fuel += fuel;
+                }
+            }
+        }
+        Cost {
+            body,
+            request_fuel,
+            request_host_calls,
+            headers_fuel,
+            total_fuel: stream.fuel(),
+            total_host_calls: stream.host_calls(),
+            base_pages,
+            peak_pages,
+        }
+    }
 }
 
 /// What the benchmarks' wasm floor filter (bench/floor-filter, mode
@@ -343,8 +338,7 @@ pub fn measure_floor(floor_wasm: &std::path::Path, tools: usize) -> Result<Cost>
     let vm = gateway.vm(0);
     let base_pages = vm.memory_pages();
     let request = request(Kind::Tool, tools, 200);
-    let mut last = None;
-    for _ in 0..2 {
+    let exchange = || -> Result<HttpStream> {
         let stream = vm.send(&request)?;
         stream.respond(
             &Response::ok()
@@ -352,20 +346,14 @@ pub fn measure_floor(floor_wasm: &std::path::Path, tools: usize) -> Result<Cost>
                 .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
         )?;
         stream.finish()?;
-        last = Some(stream);
-    }
-    let stream = last.ok_or_else(|| Error::Usage {
-        detail: "no floor request ran".to_owned(),
-    })?;
-    let (request_fuel, request_host_calls) = request_cost(&stream);
-    Ok(Cost {
-        body: body(Kind::Tool, tools, 200).len(),
-        request_fuel,
-        request_host_calls,
-        headers_fuel: headers_fuel(&stream),
-        total_fuel: stream.fuel(),
-        total_host_calls: stream.host_calls(),
+        Ok(stream)
+    };
+    exchange()?;
+    let stream = exchange()?;
+    Ok(Cost::of(
+        &stream,
+        request.body.len(),
         base_pages,
-        peak_pages: vm.memory_pages(),
-    })
+        vm.memory_pages(),
+    ))
 }

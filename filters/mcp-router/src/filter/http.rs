@@ -281,9 +281,12 @@ impl McpHttp {
         if body.len() > limit {
             return self.reply(&Refusal::BodyTooLarge { limit }, None);
         }
+        if !matches!(self.state, State::ModernBody { .. }) {
+            return self.decide_on_body(&table, &body);
+        }
         match std::mem::replace(&mut self.state, State::Pass) {
             State::ModernBody { call } => self.modern_body(*call, &body),
-            _ => self.decide_on_body(&table, &body),
+            _ => Action::Continue,
         }
     }
 
