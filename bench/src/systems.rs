@@ -286,30 +286,14 @@ impl System {
                 vec![fleet.tree()],
                 Running::Nothing,
             ),
-            Kind::Floor => {
+            Kind::Floor | Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
                 let ports = envoy::ports();
-                let config = envoy::floor(ports, u00, &[flat]);
-                let envoy = Envoy::start("envoy-floor", &config, ports, &env.dir, cpus).await?;
-                system(
-                    Vec::new(),
-                    envoy.url("/mcp"),
-                    envoy.url(&format!("/{}/mcp", flat.name)),
-                    vec![envoy.tree()],
-                    Running::Envoy(envoy),
-                )
-            }
-            Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
-                let ports = envoy::ports();
-                let mode = kind.floor_mode().unwrap_or("floor");
-                let config = envoy::wasm_floor(ports, u00, &[flat], mode)?;
-                let envoy = Envoy::start(
-                    &format!("envoy-{}", kind.id()),
-                    &config,
-                    ports,
-                    &env.dir,
-                    cpus,
-                )
-                .await?;
+                let config = match kind.floor_mode() {
+                    Some(mode) => envoy::wasm_floor(ports, u00, &[flat], mode)?,
+                    None => envoy::floor(ports, u00, &[flat]),
+                };
+                let label = format!("envoy-{}", kind.id());
+                let envoy = Envoy::start(&label, &config, ports, &env.dir, cpus).await?;
                 system(
                     Vec::new(),
                     envoy.url("/mcp"),
