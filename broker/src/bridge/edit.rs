@@ -6,6 +6,7 @@
 
 use mcp_protocol::members;
 use mcp_protocol::splice::Splice;
+use serde_json::value::RawValue;
 
 /// `object` (a JSON object's text) with `members` (key, raw JSON value)
 /// inserted first; a key the object already has is left as it is.
@@ -123,39 +124,12 @@ pub fn remove_meta(message: &str, removed: &[&str]) -> Result<String, String> {
     {
         return Ok(message.to_owned());
     }
-    let kept: Vec<String> = members
-        .iter()
-        .filter(|(key, _)| !removed.contains(&key.as_str()))
-        .map(|(key, value)| {
-            format!(
-                "{}:{}",
-                serde_json::to_string(key).unwrap_or_default(),
-                value.get()
-            )
-        })
-        .collect();
+    let kept = object_without(&members, |key| removed.contains(&key));
     let params_text = params.raw.get();
-    let edited_params = if kept.is_empty() {
-        let without: Vec<String> = members::all(params_text)?
-            .iter()
-            .filter(|(key, _)| key != "_meta")
-            .map(|(key, value)| {
-                format!(
-                    "{}:{}",
-                    serde_json::to_string(key).unwrap_or_default(),
-                    value.get()
-                )
-            })
-            .collect();
-        format!("{{{}}}", without.join(","))
+    let edited_params = if kept == "{}" {
+        object_without(&members::all(params_text)?, |key| key == "_meta")
     } else {
-        let spliced = Splice {
-            span: meta.span.clone(),
-            replacement: format!("{{{}}}", kept.join(",")),
-        }
-        .apply(params_text.as_bytes())
-        .ok_or("span outside the text")?;
-        String::from_utf8(spliced).map_err(|e| e.to_string())?
+        splice(params_text, meta.span, &kept)?
     };
     splice(message, params.span, &edited_params)
 }
@@ -168,6 +142,23 @@ pub fn insert_result(message: &str, added: &[(&str, String)]) -> Result<String, 
     let result = member(message, "result")?.ok_or("the message has no result")?;
     let edited = insert_members(result.raw.get(), added)?;
     splice(message, result.span, &edited)
+}
+
+/// An object of `members` without those `dropped` says so of, the others
+/// as they were written.
+fn object_without(members: &[(String, &RawValue)], dropped: impl Fn(&str) -> bool) -> String {
+    let kept: Vec<String> = members
+        .iter()
+        .filter(|(key, _)| !dropped(key))
+        .map(|(key, value)| {
+            format!(
+                "{}:{}",
+                serde_json::to_string(key).unwrap_or_default(),
+                value.get()
+            )
+        })
+        .collect();
+    format!("{{{}}}", kept.join(","))
 }
 
 fn splice(text: &str, span: std::ops::Range<usize>, replacement: &str) -> Result<String, String> {
