@@ -81,14 +81,16 @@ test: setup build-wasm setup-kube setup-contextforge
     # (mcp-broker, the test upstreams), which `cargo test` alone does not build.
     cargo build --workspace --bins
     MCP_REQUIRE_KUBE=1 cargo test --workspace --all-targets
-    {{just_executable()}} test-wasm-core
+    {{just_executable()}} test-wasm-bindgen
 
 # The router's pure core, the JSON-RPC parser and the route table, their
-# unit tests compiled to wasm32 and run under wasmtime (PyPI package, via
-# filters/harness/wasi-runner.py): 32-bit behaviour, as the filter runs.
-test-wasm-core: setup-rust setup-python
-    CARGO_TARGET_WASM32_WASIP1_RUNNER="{{venv}}/bin/python {{root}}/filters/harness/wasi-runner.py" \
-        cargo test --target wasm32-wasip1 -p mcp-router -p mcp-protocol -p router-config
+# unit tests compiled to wasm32-unknown-unknown and run on Node under
+# wasm-bindgen-test (the runner of Cargo.lock's wasm-bindgen version, built
+# once by scripts/wasm-bindgen/runner.sh): 32-bit behaviour, as the filter runs.
+test-wasm-bindgen:
+    rustup target add wasm32-unknown-unknown
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$(bash {{root}}/scripts/wasm-bindgen/runner.sh)" \
+        cargo test --target wasm32-unknown-unknown --lib -p mcp-router -p mcp-protocol -p router-config
 
 # What one request costs the filter: wasm instructions (fuel) and linear
 # memory per body size, route table size and method. Prints the table and

@@ -72,6 +72,8 @@ fn is_loopback_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn list(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()

@@ -123,6 +123,8 @@ impl RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn error_body_echoes_the_raw_id_and_escapes_the_message() {

@@ -65,6 +65,8 @@ pub fn usable(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn the_identity_header_wins_then_the_credential_then_nothing() {

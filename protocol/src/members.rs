@@ -117,6 +117,8 @@ pub fn all(text: &str) -> Result<Vec<(String, &RawValue)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn members_come_with_their_spans_and_others_are_skipped() {

@@ -391,6 +391,8 @@ impl<'de: 'a, 'a> Visitor<'de> for ParamsVisitor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn strings_decode_borrowed_unless_escaped() {

@@ -86,6 +86,8 @@ pub fn is_valid_prefix(prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn tool_names_refuse_control_characters_and_extremes() {

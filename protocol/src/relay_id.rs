@@ -86,6 +86,8 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn requests_get_relay_ids_and_their_responses_get_the_original_back() {

@@ -3,18 +3,20 @@
 //! and by the wasm harness suite, so both check the same cases.
 //!
 //! Compiled for tests, and for other crates with the `test-fixtures`
-//! feature; never part of the filter.
+//! feature; never part of the filter. The files are compiled in
+//! (`include_str!`), so the tests need no filesystem: they also run as
+//! wasm32-unknown-unknown on Node (`just test-wasm-bindgen`).
 
 use std::collections::BTreeMap;
 
 use router_config::RouterConfig;
 use serde::Deserialize;
 
-/// `testdata/router`, from this crate's manifest.
-pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/router");
-
-/// The route table file the cases run against.
+/// The route table file the cases run against, in `testdata/router`.
 pub const ROUTE_TABLE_FILE: &str = "route-table.json";
+
+const ROUTE_TABLE_JSON: &str = include_str!("../../../testdata/router/route-table.json");
+const CASES_JSON: &str = include_str!("../../../testdata/router/cases.json");
 
 /// One fixture case.
 #[derive(Debug, Deserialize)]
@@ -102,31 +104,26 @@ impl CaseRequest {
 }
 
 /// The route table the cases run against, as JSON text.
-///
-/// # Errors
-/// The file cannot be read.
-pub fn route_table_json() -> Result<String, String> {
-    let path = format!("{TESTDATA}/{ROUTE_TABLE_FILE}");
-    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+pub fn route_table_json() -> &'static str {
+    ROUTE_TABLE_JSON
 }
 
 /// The route table, parsed.
 ///
 /// # Errors
-/// The file cannot be read or is not a route table.
+/// The file is not a route table.
 pub fn route_table() -> Result<RouterConfig, String> {
-    RouterConfig::from_json(route_table_json()?.as_bytes()).map_err(|e| e.to_string())
+    RouterConfig::from_json(ROUTE_TABLE_JSON.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Every case of `cases.json`.
 ///
 /// # Errors
-/// The file cannot be read or parsed, names another route table, or has
+/// The file cannot be parsed, names another route table, or has
 /// lost cases (fewer than 40).
 pub fn cases() -> Result<Vec<Case>, String> {
-    let path = format!("{TESTDATA}/cases.json");
-    let text = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
-    let file: CasesFile = serde_json::from_slice(&text).map_err(|e| format!("{path}: {e}"))?;
+    let path = "testdata/router/cases.json";
+    let file: CasesFile = serde_json::from_str(CASES_JSON).map_err(|e| format!("{path}: {e}"))?;
     if file.route_table != ROUTE_TABLE_FILE {
         return Err(format!("{path} names route table {}", file.route_table));
     }

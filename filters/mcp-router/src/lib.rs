@@ -17,7 +17,7 @@
 //!   proxy-wasm shared-data slots, and decides a call from its record;
 //! - [`upstream`] writes the broker's session API calls and reads its answers;
 //! - [`response`] judges the responses of routed calls and of `DELETE`;
-//! - `filter` (wasm only) moves bytes between Envoy and the core.
+//! - `filter` (wasm32-wasip1 only) moves bytes between Envoy and the core.
 //!
 //! Nothing in the core panics on any input: every path returns a value.
 
@@ -31,5 +31,5 @@ pub mod sse_relay;
 pub mod table;
 pub mod upstream;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(target_os = "wasi")]
 mod filter;

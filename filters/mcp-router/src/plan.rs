@@ -221,6 +221,8 @@ mod tests {
     use crate::decision::CredentialHeaders;
     use mcp_protocol::splice::Splice;
     use serde_json::value::RawValue;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn server(forward_authorization: bool, forward_headers: &[&str]) -> ServerRoute {
         ServerRoute {

@@ -66,6 +66,8 @@ pub fn ends_session(method: &str, status: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn only_a_404_or_a_400_saying_so_loses_a_session() {

@@ -181,6 +181,8 @@ fn mentions_method(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const REQUEST: &str =
         r#"{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage","params":{"maxTokens":9}}"#;

@@ -219,6 +219,8 @@ fn expression(inner: &str) -> Result<Operator, TemplateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn matches(template: &str, uri: &str) -> bool {
         UriTemplate::parse(template)

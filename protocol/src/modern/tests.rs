@@ -1,4 +1,6 @@
 use super::*;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn head<'h>(version: &'h str, method: &'h str, name: Option<&'h str>) -> ModernHead<'h> {
     ModernHead {

@@ -26,9 +26,7 @@ pub fn host() -> &'static Host {
 
 /// `testdata/router/route-table.json`.
 pub fn route_table() -> Vec<u8> {
-    mcp_router::fixtures::route_table_json()
-        .expect("read the fixture route table")
-        .into_bytes()
+    mcp_router::fixtures::route_table_json().as_bytes().to_vec()
 }
 
 /// The fixture table as JSON, to derive variants.

@@ -3,6 +3,9 @@
 //! upstream body bytes. The wasm harness replays the same fixtures against
 //! the compiled filter.
 
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use crate::fixtures::{self, CaseRequest, Expect};
 
 use super::*;

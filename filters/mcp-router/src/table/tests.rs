@@ -1,5 +1,7 @@
 use super::*;
 use router_config::resources::ResourceMatch;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn table(json: &str) -> RouteTable {
     RouteTable::new(RouterConfig::from_json(json.as_bytes()).expect("valid test table"))
