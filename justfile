@@ -17,6 +17,9 @@ export MCP_CONTEXTFORGE := venv / "contextforge/bin/mcpgateway"
 # The real kube-apiserver (1.20) the operator's integration test runs
 # against, built by scripts/kube-apiserver/build.sh (`just setup-kube`).
 kube_tools := root / "scripts/kube-apiserver"
+# cargo-fuzz, installed once by `just setup-fuzz`.
+fuzz_tools := env_var_or_default("XDG_CACHE_HOME", env_var("HOME") / ".cache") / "mcp-wasm-gateway/tools/cargo-fuzz"
+export PATH := fuzz_tools / "bin" + ":" + env_var("PATH")
 export MCP_KUBE_APISERVER := env_var_or_default("MCP_KUBE_APISERVER", env_var_or_default("XDG_CACHE_HOME", env_var("HOME") / ".cache") / "kube-apiserver-1.20/bin/kube-apiserver")
 
 # List the tasks.
@@ -82,6 +85,7 @@ test: setup build-wasm setup-kube setup-contextforge
     cargo build --workspace --bins
     MCP_REQUIRE_KUBE=1 cargo test --workspace --all-targets
     {{just_executable()}} test-wasm-bindgen
+    {{just_executable()}} fuzz-smoke
 
 # The router's pure core, the JSON-RPC parser and the route table, their
 # unit tests compiled to wasm32-unknown-unknown and run on Node under
@@ -91,6 +95,36 @@ test-wasm-bindgen:
     rustup target add wasm32-unknown-unknown
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$(bash {{root}}/scripts/wasm-bindgen/runner.sh)" \
         cargo test --target wasm32-unknown-unknown --lib -p mcp-router -p mcp-protocol -p router-config
+
+# Hostile input at scale (not part of `just test`, which runs a smoke of
+# each): the `cargo fuzz` target on the router's pure core (nightly,
+# fuzz/fuzz_targets/core.rs, seeded with fuzz/seeds/core) and the mutation
+# run of the real .wasm through the harness, RUNS inputs each. Writes
+# docs/fuzzing.md; fails on any finding. About 10 minutes at 10⁶.
+fuzz RUNS="1000000": build-wasm setup-fuzz
+    #!/usr/bin/env bash
+    set -euo pipefail
+    corpus="$CARGO_TARGET_DIR/fuzz-corpus/core"
+    log="$CARGO_TARGET_DIR/fuzz-corpus/libfuzzer.log"
+    mkdir -p "$corpus"
+    (cd "{{root}}/fuzz" && cargo +nightly fuzz run core "$corpus" seeds/core -- \
+        -runs={{RUNS}} -max_len=65536 -print_final_stats=1) 2>&1 | tee "$log" | grep -E "DONE|Done|ERROR|panicked" || true
+    grep -q "^Done " "$log" || { echo "cargo fuzz found a crash: see $log and fuzz/artifacts"; exit 1; }
+    cargo run --release -p proxy-wasm-harness --bin fuzz-wasm -- --runs {{RUNS}} \
+        --report "{{root}}/docs/fuzzing.md" --libfuzzer-log "$log"
+
+# A short `cargo fuzz` run of the core target (part of `just test`; the
+# mutation run's smoke is a harness test).
+fuzz-smoke: setup-fuzz
+    cd "{{root}}/fuzz" && cargo +nightly fuzz run core seeds/core -- -runs=20000 -max_len=8192
+
+# The nightly toolchain and cargo-fuzz (cached under ~/.cache) `just fuzz` needs.
+setup-fuzz:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null || [ -x "{{fuzz_tools}}/bin/cargo-fuzz" ] || \
+        cargo +nightly install --quiet cargo-fuzz --root "{{fuzz_tools}}"
 
 # What one request costs the filter: wasm instructions (fuel) and linear
 # memory per body size, route table size and method. Prints the table and

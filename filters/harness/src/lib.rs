@@ -28,7 +28,8 @@
 //!   handles ([`Vm`], [`HttpStream`]);
 //! - [`gateway`]: several VMs sharing one [`SharedStore`];
 //! - `record` + `expect`: what the filter did, and assertions on it;
-//! - [`cost`]: the requests the filter's cost figures and budget measure.
+//! - [`cost`]: the requests the filter's cost figures and budget measure;
+//! - [`fuzz`]: mutated requests through the real `.wasm`, each answer checked.
 //!
 //! The harness never panics on module behaviour: traps, contract breaches
 //! and misuse are [`Error`]s carrying the module's log; only the `expect_*`
@@ -39,6 +40,7 @@ pub mod cost;
 mod driver;
 mod error;
 mod expect;
+pub mod fuzz;
 pub mod gateway;
 pub mod headers;
 pub mod host;

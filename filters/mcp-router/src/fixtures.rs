@@ -101,6 +101,19 @@ impl CaseRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
+
+    /// The request as the fuzzing oracle takes it.
+    ///
+    /// # Errors
+    /// `body_hex` is not hex.
+    pub fn input(&self) -> Result<crate::oracle::Input, String> {
+        Ok(crate::oracle::Input {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            headers: self.headers.clone(),
+            body: self.body()?,
+        })
+    }
 }
 
 /// The route table the cases run against, as JSON text.

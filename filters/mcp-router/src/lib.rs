@@ -24,6 +24,8 @@
 pub mod decision;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod oracle;
 pub mod plan;
 pub mod response;
 pub mod session_cache;

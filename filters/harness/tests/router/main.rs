@@ -22,6 +22,7 @@ mod common;
 mod config_swap;
 mod generated;
 mod lifecycle;
+mod mutation;
 mod relay;
 mod routing;
 mod sessions;

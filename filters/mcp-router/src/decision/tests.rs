@@ -52,27 +52,8 @@ fn router_headers(ops: Vec<crate::plan::HeaderOp>) -> std::collections::BTreeMap
 }
 
 fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
-    let header = |name: &str| request.header(name);
-    let head = RequestHead {
-        method: &request.method,
-        path: &request.path,
-        session_id: header("mcp-session-id"),
-        protocol_version: header("mcp-protocol-version"),
-        content_length: header("content-length"),
-        authority: header(":authority").unwrap_or("gateway.local"),
-        origin: header("origin"),
-        authorization: header("authorization").map(str::as_bytes),
-        identity: None,
-        credentials: {
-            let mut present = CredentialHeaders::default();
-            for name in request.headers.keys() {
-                present.note(name);
-            }
-            present
-        },
-        mcp_method: header("mcp-method"),
-        mcp_name: header("mcp-name"),
-    };
+    let input = request.input().expect("fixture body");
+    let head = input.head();
     let era = head.era();
     let reply = |refusal: Refusal, id: Option<&RawValue>| {
         let reply = refusal.reply_in(era, id);
