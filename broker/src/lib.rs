@@ -48,6 +48,8 @@ pub enum StartError {
     },
     #[error("HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error(transparent)]
+    SessionStore(#[from] sessions::records::RecordsError),
 }
 
 /// Runs the broker with the configuration at `config_path` until `shutdown`
@@ -68,7 +70,9 @@ pub async fn run(config_path: PathBuf, shutdown: CancellationToken) -> Result<()
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?;
-    let state = Arc::new(AppState::new(runtime, http));
+    let records = sessions::records::Records::from_config(&runtime.config.session_store)?;
+    tracing::info!(store = records.kind(), "session records");
+    let state = Arc::new(AppState::with_records(runtime, http, records));
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -125,7 +129,7 @@ async fn sweep(state: Arc<AppState>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
         }
         let runtime = state.runtime.load_full();
-        for (server, session_id) in state.sessions.sweep(idle) {
+        for (server, session_id) in state.sessions.sweep() {
             if let Some(spec) = runtime.spec(&server) {
                 upstream::handshake::close(&state.http, spec, &session_id).await;
             }

@@ -1,19 +1,26 @@
-//! Gateway sessions: ended sessions, and the upstream session each gateway
-//! session holds on each upstream, with the bounds that keep them from
+//! Gateway sessions: the upstream session each gateway session holds on
+//! each upstream, ended sessions, and the bounds that keep them from
 //! growing without end.
 //!
-//! Kept in memory: one broker replica. Session ids themselves are signed
-//! ([`crate::session_token`]), so any replica can verify them; ended
-//! sessions and upstream mappings would need a shared store (Redis) to be
-//! seen by other replicas.
+//! The records every replica must see alike are in [`records`]: in memory
+//! (one broker) or in Redis (any number, `sessionStore`). Session ids
+//! themselves are signed ([`crate::session_token`]), so any replica can
+//! verify them. What stays per replica is here: handshakes in flight, one
+//! per (gateway session, server) however many calls ask at once; their
+//! per-minute counters; the GET-stream listeners.
 //!
 //! Bounds: at most [`StoreLimits::max_upstream_sessions`] upstream sessions
-//! in all; at most [`StoreLimits::handshakes_per_minute`] handshakes per
-//! (gateway session, server) and minute; an upstream session idle for
-//! longer than the idle timeout is dropped by [`SessionStore::sweep`]
-//! (routed calls keep theirs alive, since the router asks again at least
-//! every revalidation period); an ended session is remembered as a 16-byte
-//! digest until it would have expired anyway.
+//! in memory (Redis: its `maxmemory`); at most
+//! [`StoreLimits::handshakes_per_minute`] handshakes per (gateway session,
+//! server) and minute on each replica; an upstream session idle for longer
+//! than the idle timeout is dropped ([`SessionStore::sweep`] in memory, the
+//! key's expiry in Redis; routed calls keep theirs alive, since the router
+//! asks again at least every revalidation period); an ended session is
+//! remembered by a 16-byte digest until it would have expired anyway.
+
+pub mod memory;
+pub mod records;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::upstream::handshake::UpstreamSession;
+use records::{Inserted, Records, RecordsError};
 
 type Key = (String, String);
 
@@ -46,21 +53,18 @@ impl Default for StoreLimits {
 }
 
 /// The upstream sessions of gateway sessions, and ended gateway sessions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionStore {
     limits: Mutex<StoreLimits>,
-    /// (gateway session, server) → its upstream session, or the handshake
-    /// opening it.
-    upstream: Mutex<HashMap<Key, Slot>>,
+    /// How long an unused upstream session is kept.
+    idle: Mutex<Duration>,
+    records: Records,
+    /// (gateway session, server) → the handshake opening its upstream
+    /// session on this replica.
+    opening: Mutex<HashMap<Key, (u64, Opening)>>,
     /// Handshakes started per pair in the current minute: (window start,
     /// count).
     handshakes: Mutex<HashMap<Key, (Instant, u32)>>,
-    /// Digests of ended gateway sessions, until they would have expired.
-    ended: Mutex<HashMap<[u8; 16], Instant>>,
-    /// Per gateway session that asked for one: the logging level its
-    /// client set (`logging/setLevel`), applied to upstream sessions
-    /// opened later too; kept until the session would expire.
-    log_levels: Mutex<HashMap<String, (String, Instant)>>,
     /// Per gateway session with an open GET stream: where the GET streams
     /// of its new upstream sessions go, so it relays them too.
     listeners: Mutex<HashMap<String, mpsc::Sender<Listened>>>,
@@ -76,9 +80,9 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A handshake in flight, shared by every caller waiting for it; its
-/// outcome, success or failure, reaches all of them.
-type Opening = Shared<BoxFuture<'static, Result<UpstreamSession, SharedError>>>;
+/// A handshake in flight and the store's answer to it, shared by every
+/// caller waiting for it; its outcome, success or failure, reaches all.
+type Opening = Shared<BoxFuture<'static, Result<Inserted, SharedError>>>;
 
 /// A handshake error, cloneable so that every waiter gets it.
 pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync>;
@@ -97,81 +101,79 @@ pub enum StoreError {
         "this gateway session made {per_minute} upstream handshakes with this server in the last minute, its limit (limits.handshakesPerSessionPerMinute)"
     )]
     TooManyHandshakes { per_minute: u32 },
+    /// The shared records could not be read or written.
+    #[error(transparent)]
+    Records(#[from] RecordsError),
 }
 
-/// An upstream session handed out, and the one it replaced (to be closed).
+/// An upstream session handed out, and upstream sessions to close: the
+/// stale one it replaced, or the one this replica opened when another
+/// replica's reached the store first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
     pub session: UpstreamSession,
-    pub replaced: Option<String>,
+    pub to_close: Vec<String>,
 }
 
-enum Slot {
-    Opening {
-        id: u64,
-        handshake: Opening,
-    },
-    Open {
-        session: UpstreamSession,
-        last_used: Instant,
-    },
-}
-
-impl std::fmt::Debug for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Slot::Opening { id, .. } => f.debug_struct("Opening").field("id", id).finish(),
-            Slot::Open { session, .. } => f.debug_struct("Open").field("session", session).finish(),
-        }
-    }
-}
-
-impl Slot {
-    fn session_id(&self) -> Option<String> {
-        match self {
-            Slot::Open { session, .. } => session.session_id.clone(),
-            Slot::Opening { .. } => None,
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The digest an ended session is remembered by: 16 bytes whatever the id.
-fn digest(gateway: &str) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&Sha256::digest(gateway.as_bytes())[..16]);
-    out
+impl Default for SessionStore {
+    /// In memory, default limits, an hour's idle timeout.
+    fn default() -> Self {
+        SessionStore::new(
+            StoreLimits::default(),
+            Duration::from_secs(3600),
+            Records::default(),
+        )
+    }
 }
 
 impl SessionStore {
-    /// An empty store with these limits.
-    pub fn new(limits: StoreLimits) -> Self {
+    /// An empty store with these limits, its records in `records`.
+    pub fn new(limits: StoreLimits, idle: Duration, records: Records) -> Self {
         SessionStore {
             limits: Mutex::new(limits),
-            ..SessionStore::default()
+            idle: Mutex::new(idle),
+            records,
+            opening: Mutex::default(),
+            handshakes: Mutex::default(),
+            listeners: Mutex::default(),
         }
     }
 
-    /// Changes the limits (configuration reload); held sessions stay.
-    pub fn set_limits(&self, limits: StoreLimits) {
+    /// Changes the limits and idle timeout (configuration reload); held
+    /// sessions stay.
+    pub fn set_limits(&self, limits: StoreLimits, idle: Duration) {
         *lock(&self.limits) = limits;
+        *lock(&self.idle) = idle;
+    }
+
+    /// Where the records live (`memory` or `redis`).
+    pub fn kind(&self) -> &'static str {
+        self.records.kind()
+    }
+
+    fn idle(&self) -> Duration {
+        *lock(&self.idle)
     }
 
     /// The upstream session of `gateway` on `server`, opening it with
-    /// `open` if there is none. Concurrent callers for the same pair share
-    /// one `open` (one upstream handshake) and its outcome: a failure
-    /// reaches every waiter at once and is not kept, so the next call tries
-    /// again. With `stale`, a held session with that id is discarded first
-    /// and reported in [`Opened::replaced`], to be closed; a held session
-    /// with another id is returned as is (someone else already replaced it).
+    /// `open` if the store holds none. Concurrent callers on this replica
+    /// for the same pair share one `open` (one upstream handshake) and its
+    /// outcome: a failure reaches every waiter at once and is not kept, so
+    /// the next call tries again. With `stale`, a held session with that id
+    /// is replaced and reported in [`Opened::to_close`]; a held session with
+    /// another id is returned as is (someone else already replaced it).
+    /// When another replica stored one first, it is returned and ours is
+    /// in [`Opened::to_close`].
     ///
     /// # Errors
-    /// [`StoreError::Handshake`] with the error of the shared `open`;
-    /// [`StoreError::AtCapacity`] or [`StoreError::TooManyHandshakes`] when
-    /// a new handshake would break a limit.
+    /// [`StoreError::Handshake`] with the error of the shared `open` (or of
+    /// storing its session); [`StoreError::AtCapacity`] or
+    /// [`StoreError::TooManyHandshakes`] when a new handshake would break a
+    /// limit; [`StoreError::Records`] when the records cannot be read.
     pub async fn upstream_session<F, Fut, E>(
         &self,
         gateway: &str,
@@ -184,84 +186,86 @@ impl SessionStore {
         Fut: Future<Output = Result<UpstreamSession, E>> + Send + 'static,
         E: std::error::Error + Send + Sync + 'static,
     {
+        let idle = self.idle();
+        let held = self.records.get(gateway, server, idle).await?;
+        if let Some(session) = &held
+            && (stale.is_none() || session.session_id.as_deref() != stale)
+        {
+            return Ok(Opened {
+                session: session.clone(),
+                to_close: Vec::new(),
+            });
+        }
         let key = (gateway.to_owned(), server.to_owned());
-        let limits = *lock(&self.limits);
-        let mut replaced = None;
-        let (id, handshake) = {
-            let mut map = lock(&self.upstream);
-            match map.get_mut(&key) {
-                Some(Slot::Open { session, last_used })
-                    if stale.is_none() || session.session_id.as_deref() != stale =>
-                {
-                    *last_used = Instant::now();
-                    return Ok(Opened {
-                        session: session.clone(),
-                        replaced: None,
-                    });
-                }
-                Some(Slot::Opening { id, handshake }) => (*id, handshake.clone()),
-                held => {
-                    if let Some(slot) = held {
-                        replaced = slot.session_id();
-                    } else {
-                        let open_sessions = map.len();
-                        if open_sessions >= limits.max_upstream_sessions {
-                            return Err(StoreError::AtCapacity {
-                                max: limits.max_upstream_sessions,
-                            });
-                        }
+        let (id, handshake, ours) = {
+            let mut opening = lock(&self.opening);
+            match opening.get(&key) {
+                Some((id, handshake)) => (*id, handshake.clone(), false),
+                None => {
+                    let limits = *lock(&self.limits);
+                    if held.is_none()
+                        && let Some((open_sessions, _)) = self.records.counts()
+                        && open_sessions >= limits.max_upstream_sessions
+                    {
+                        return Err(StoreError::AtCapacity {
+                            max: limits.max_upstream_sessions,
+                        });
                     }
                     self.count_handshake(&key, limits.handshakes_per_minute)?;
                     let id = next_id();
-                    let handshake = std::panic::AssertUnwindSafe(open())
-                        .catch_unwind()
-                        .map(|outcome| match outcome {
-                            Ok(result) => {
-                                result.map_err(|e| SharedError::from(Box::new(e) as BoxedError))
-                            }
-                            // A panicking handshake must not poison the shared
-                            // future for every later caller of this pair.
-                            Err(_) => Err(SharedError::from(Box::new(std::io::Error::other(
-                                "the upstream handshake panicked",
-                            ))
-                                as BoxedError)),
-                        })
-                        .boxed()
-                        .shared();
-                    map.insert(
-                        key.clone(),
-                        Slot::Opening {
-                            id,
-                            handshake: handshake.clone(),
-                        },
-                    );
-                    (id, handshake)
+                    let handshake = self.opening_of(&key, stale, open, idle);
+                    opening.insert(key.clone(), (id, handshake.clone()));
+                    (id, handshake, true)
                 }
             }
         };
         let result = handshake.await;
-        let mut map = lock(&self.upstream);
-        // Only the first waiter to get here settles the slot, and only if it
-        // still holds this handshake (the session may have ended meanwhile).
-        if matches!(map.get(&key), Some(Slot::Opening { id: current, .. }) if *current == id) {
-            match &result {
-                Ok(session) => {
-                    map.insert(
-                        key,
-                        Slot::Open {
-                            session: session.clone(),
-                            last_used: Instant::now(),
-                        },
-                    );
-                }
-                Err(_) => {
-                    map.remove(&key);
-                }
+        {
+            let mut opening = lock(&self.opening);
+            if matches!(opening.get(&key), Some((current, _)) if *current == id) {
+                opening.remove(&key);
             }
         }
-        result
-            .map(|session| Opened { session, replaced })
-            .map_err(StoreError::Handshake)
+        let inserted = result.map_err(StoreError::Handshake)?;
+        // Only the caller that started the handshake closes what it left.
+        let to_close = if ours {
+            inserted.replaced.into_iter().chain(inserted.lost).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Opened {
+            session: inserted.held,
+            to_close,
+        })
+    }
+
+    /// The shared future of one handshake: `open`, then the session stored.
+    fn opening_of<F, Fut, E>(
+        &self,
+        key: &Key,
+        stale: Option<&str>,
+        open: F,
+        idle: Duration,
+    ) -> Opening
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<UpstreamSession, E>> + Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let records = self.records.clone();
+        let (gateway, server) = key.clone();
+        let stale = stale.map(str::to_owned);
+        let opened = open();
+        async move {
+            let session = opened
+                .await
+                .map_err(|e| SharedError::from(Box::new(e) as BoxedError))?;
+            records
+                .insert(&gateway, &server, &session, stale.as_deref(), idle)
+                .await
+                .map_err(|e| SharedError::from(Box::new(e) as BoxedError))
+        }
+        .catch_unwind_shared()
     }
 
     /// Counts one handshake of `key` in its current minute.
@@ -283,46 +287,52 @@ impl SessionStore {
     /// Ends a gateway session: remembers it as ended for `remember_for` and
     /// returns the upstream sessions it held, `(server, session id)`, to be
     /// closed.
-    pub fn end(&self, gateway: &str, remember_for: Duration) -> Vec<(String, String)> {
-        lock(&self.ended).insert(digest(gateway), Instant::now() + remember_for);
-        lock(&self.log_levels).remove(gateway);
+    ///
+    /// # Errors
+    /// The records cannot be written (the session is not ended).
+    pub async fn end(
+        &self,
+        gateway: &str,
+        remember_for: Duration,
+    ) -> Result<Vec<(String, String)>, RecordsError> {
+        self.records.end(gateway, remember_for).await?;
         lock(&self.listeners).remove(gateway);
-        let mut map = lock(&self.upstream);
-        let keys: Vec<Key> = map.keys().filter(|(g, _)| g == gateway).cloned().collect();
-        keys.into_iter()
-            .filter_map(|key| {
-                let id = map.remove(&key)?.session_id()?;
-                Some((key.1, id))
-            })
-            .collect()
+        self.records.remove_all(gateway).await
     }
 
     /// The upstream sessions `gateway` holds, `(server, session)`.
-    pub fn upstream_sessions_of(&self, gateway: &str) -> Vec<(String, UpstreamSession)> {
-        lock(&self.upstream)
-            .iter()
-            .filter(|((g, _), _)| g == gateway)
-            .filter_map(|((_, server), slot)| match slot {
-                Slot::Open { session, .. } => Some((server.clone(), session.clone())),
-                Slot::Opening { .. } => None,
-            })
-            .collect()
+    ///
+    /// # Errors
+    /// The records cannot be read.
+    pub async fn upstream_sessions_of(
+        &self,
+        gateway: &str,
+    ) -> Result<Vec<(String, UpstreamSession)>, RecordsError> {
+        self.records.all_of(gateway).await
     }
 
     /// Records the logging level `gateway`'s client set, kept for
     /// `remember_for` (the session's remaining lifetime).
-    pub fn set_log_level(&self, gateway: &str, level: &str, remember_for: Duration) {
-        lock(&self.log_levels).insert(
-            gateway.to_owned(),
-            (level.to_owned(), Instant::now() + remember_for),
-        );
+    ///
+    /// # Errors
+    /// The records cannot be written.
+    pub async fn set_log_level(
+        &self,
+        gateway: &str,
+        level: &str,
+        remember_for: Duration,
+    ) -> Result<(), RecordsError> {
+        self.records
+            .set_log_level(gateway, level, remember_for)
+            .await
     }
 
     /// The logging level `gateway`'s client set, if it set one.
-    pub fn log_level(&self, gateway: &str) -> Option<String> {
-        lock(&self.log_levels)
-            .get(gateway)
-            .map(|(level, _)| level.clone())
+    ///
+    /// # Errors
+    /// The records cannot be read.
+    pub async fn log_level(&self, gateway: &str) -> Result<Option<String>, RecordsError> {
+        self.records.log_level(gateway).await
     }
 
     /// Where the GET streams of upstream sessions `gateway` opens from now
@@ -343,64 +353,63 @@ impl SessionStore {
     }
 
     /// Whether a gateway session was ended.
-    pub fn is_ended(&self, gateway: &str) -> bool {
-        lock(&self.ended)
-            .get(&digest(gateway))
-            .is_some_and(|until| *until > Instant::now())
+    ///
+    /// # Errors
+    /// The records cannot be read: callers refuse the request, since an
+    /// ended session must not come back while the store is down.
+    pub async fn is_ended(&self, gateway: &str) -> Result<bool, RecordsError> {
+        self.records.is_ended(gateway).await
     }
 
-    /// Drops ended-session records past their time, handshake counters of
-    /// past minutes, and upstream sessions unused for `idle`; returns the
+    /// Drops records past their time, handshake counters of past minutes,
+    /// and upstream sessions unused for the idle timeout; returns the
     /// dropped upstream sessions `(server, session id)` to be closed.
-    pub fn sweep(&self, idle: Duration) -> Vec<(String, String)> {
+    pub fn sweep(&self) -> Vec<(String, String)> {
         let now = Instant::now();
         lock(&self.listeners).retain(|_, sender| !sender.is_closed());
-        lock(&self.log_levels).retain(|_, (_, until)| *until > now);
-        lock(&self.ended).retain(|_, until| *until > now);
         lock(&self.handshakes)
             .retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        let mut expired = Vec::new();
-        lock(&self.upstream).retain(|(_, server), slot| {
-            let Slot::Open { session, last_used } = slot else {
-                return true;
-            };
-            let keep = now.duration_since(*last_used) < idle;
-            if !keep && let Some(id) = session.session_id.clone() {
-                expired.push((server.clone(), id));
-            }
-            keep
-        });
-        expired
+        self.records.sweep(self.idle())
     }
 
     /// Forgets every upstream session on `server` (it was reconfigured or
     /// removed); returns their ids to be closed.
-    pub fn forget_server(&self, server: &str) -> Vec<String> {
-        let mut ids = Vec::new();
-        lock(&self.upstream).retain(|(_, s), slot| {
-            if s != server {
-                return true;
-            }
-            if let Some(id) = slot.session_id() {
-                ids.push(id);
-            }
-            false
-        });
-        ids
+    ///
+    /// # Errors
+    /// The records cannot be read or written.
+    pub async fn forget_server(&self, server: &str) -> Result<Vec<String>, RecordsError> {
+        self.records.forget_server(server).await
     }
 
-    /// Number of upstream sessions held (handshakes still under way, or
-    /// failed and awaiting a retry, are not sessions).
-    pub fn upstream_count(&self) -> usize {
-        lock(&self.upstream)
-            .values()
-            .filter(|slot| matches!(slot, Slot::Open { .. }))
-            .count()
+    /// Upstream sessions held and ended sessions remembered, where the
+    /// store counts them (memory; `None` for Redis).
+    pub fn counts(&self) -> Option<(usize, usize)> {
+        self.records.counts()
     }
+}
 
-    /// Number of ended sessions remembered.
-    pub fn ended_count(&self) -> usize {
-        lock(&self.ended).len()
+/// A handshake future made shareable: a panic inside it becomes an error
+/// for every waiter instead of poisoning the shared future.
+trait CatchUnwindShared {
+    fn catch_unwind_shared(self) -> Opening;
+}
+
+impl<T> CatchUnwindShared for T
+where
+    T: Future<Output = Result<Inserted, SharedError>> + Send + 'static,
+{
+    fn catch_unwind_shared(self) -> Opening {
+        std::panic::AssertUnwindSafe(self)
+            .catch_unwind()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|_| {
+                    Err(SharedError::from(Box::new(std::io::Error::other(
+                        "the upstream handshake panicked",
+                    )) as BoxedError))
+                })
+            })
+            .boxed()
+            .shared()
     }
 }
 

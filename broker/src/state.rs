@@ -12,6 +12,7 @@ use crate::catalog::{Catalog, Clusters};
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::session_token::SessionSigner;
+use crate::sessions::records::Records;
 use crate::sessions::{SessionStore, StoreLimits};
 use crate::upstream::UpstreamSpec;
 
@@ -170,10 +171,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State with its session records in memory.
     pub fn new(runtime: Runtime, http: reqwest::Client) -> Self {
+        AppState::with_records(runtime, http, Records::default())
+    }
+
+    /// State with its session records in `records`.
+    pub fn with_records(runtime: Runtime, http: reqwest::Client, records: Records) -> Self {
         let catalog = Arc::new(Catalog::new(runtime.route_table_settings()));
+        let idle = runtime.config.limits.upstream_session_idle();
         AppState {
-            sessions: SessionStore::new(runtime.store_limits()),
+            sessions: SessionStore::new(runtime.store_limits(), idle, records),
             bridge: Arc::default(),
             runtime: ArcSwap::from_pointee(runtime),
             catalog,

@@ -154,12 +154,19 @@ impl Supervisor {
                     tracing::info!(server = %name, "restarting discovery (declaration changed)");
                     continue;
                 }
-                let ids = self.state.sessions.forget_server(&name);
-                let http = self.state.http.clone();
+                let state = self.state.clone();
                 let spec = task.spec.clone();
+                let server = name.clone();
                 tokio::spawn(async move {
+                    let ids = match state.sessions.forget_server(&server).await {
+                        Ok(ids) => ids,
+                        Err(error) => {
+                            tracing::warn!(%server, %error, "upstream sessions not forgotten");
+                            return;
+                        }
+                    };
                     for id in ids {
-                        crate::upstream::handshake::close(&http, &spec, &id).await;
+                        crate::upstream::handshake::close(&state.http, &spec, &id).await;
                     }
                 });
                 tracing::info!(server = %name, "stopped discovery (removed or changed)");
@@ -188,7 +195,10 @@ impl Supervisor {
             );
         }
         let names: Vec<String> = runtime.specs.iter().map(|s| s.name.clone()).collect();
-        self.state.sessions.set_limits(runtime.store_limits());
+        self.state.sessions.set_limits(
+            runtime.store_limits(),
+            runtime.config.limits.upstream_session_idle(),
+        );
         if runtime.signer.key_id() != self.state.signer().key_id() {
             tracing::info!(
                 "the session key changed: every gateway session signed with the old one has ended"

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod paths;
 pub mod process;
+pub mod redis;
 pub mod stack;
 pub mod upstream;
 

@@ -74,6 +74,11 @@ pub struct GatewayConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub discovery: DiscoveryConfig,
+    /// Where the broker keeps session records (upstream sessions of each
+    /// gateway session, ended sessions, logging levels). Default: its own
+    /// memory, for one replica; Redis for several. Read at start.
+    #[serde(default, skip_serializing_if = "SessionStoreConfig::is_memory")]
+    pub session_store: SessionStoreConfig,
     /// Local Envoy: where it reads the router's configuration (ECDS file).
     /// Absent when the operator distributes the route table instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +92,37 @@ pub struct GatewayConfig {
     /// conflicting tool name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerConfig>,
+}
+
+/// Where session records live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionStoreConfig {
+    /// A Redis shared by every broker replica; absent: in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisStoreConfig>,
+}
+
+impl SessionStoreConfig {
+    pub fn is_memory(&self) -> bool {
+        self.redis.is_none()
+    }
+}
+
+/// A Redis session store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisStoreConfig {
+    /// The connection string, `redis://[user:password@]host:port[/db]`
+    /// (`rediss://` for TLS): a secret, since it may hold a password.
+    pub url: SecretSource,
+    /// Prefix of every key the broker writes. Default `mcpgw:`.
+    #[serde(default = "default_redis_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_redis_prefix() -> String {
+    "mcpgw:".to_owned()
 }
 
 /// How the broker knows that a request comes from the gateway's Envoy, not
@@ -329,6 +365,7 @@ impl Default for GatewayConfig {
             session_binding: SessionBinding::default(),
             limits: LimitsConfig::default(),
             discovery: DiscoveryConfig::default(),
+            session_store: SessionStoreConfig::default(),
             envoy: None,
             broker_route: None,
             servers: Vec::new(),

@@ -84,6 +84,9 @@ pub enum Refusal {
     /// The session API refused a handshake: the broker holds all the
     /// upstream sessions it may.
     AtCapacity { detail: String },
+    /// The broker's session store (Redis) cannot be reached: the request
+    /// fails rather than being served on records it cannot check.
+    SessionStoreUnavailable { detail: String },
     /// A stateless-era request whose metadata headers are missing,
     /// malformed or disagree with its body (MCP 2026-07-28: -32020).
     HeaderMismatch { detail: String },
@@ -310,6 +313,13 @@ impl Refusal {
                 503,
                 RpcError::new(ErrorCode::UpstreamUnavailable, detail.clone()),
             ),
+            SessionStoreUnavailable { detail } => (
+                503,
+                RpcError::new(
+                    ErrorCode::InternalError,
+                    format!("The gateway's session store is unavailable: {detail}"),
+                ),
+            ),
             HeaderMismatch { detail } => (
                 400,
                 RpcError::new(
@@ -414,6 +424,7 @@ impl Refusal {
             HandshakeFailed { .. } => "handshake_failed",
             TooManyHandshakes { .. } => "too_many_handshakes",
             AtCapacity { .. } => "at_capacity",
+            SessionStoreUnavailable { .. } => "session_store_unavailable",
             HeaderMismatch { .. } => "header_mismatch",
             MissingRequestMeta { .. } => "missing_request_meta",
             MissingClientCapability { .. } => "missing_client_capability",

@@ -74,7 +74,7 @@ pub async fn post(
         return initialize(&state, id, &body, &request_headers);
     }
 
-    let (gateway, claims) = match session(&state, &request_headers) {
+    let (gateway, claims) = match session(&state, &request_headers).await {
         Ok(session) => session,
         Err(refusal) => return RpcFailure::from(refusal).with_id(id).into_response(),
     };
@@ -86,7 +86,7 @@ pub async fn post(
         // Notifications: relayed where the upstreams need them.
         match message.kind {
             MessageKind::Call { .. } => {
-                upstream_sessions::relay_notification(&state, gateway, method, &body);
+                upstream_sessions::relay_notification(state.clone(), gateway, method, &body);
             }
             MessageKind::Response if bridged.is_some() => {
                 if let Err(refusal) = crate::bridge::to_modern::answer(&state.bridge, &body).await {
@@ -254,12 +254,19 @@ pub async fn delete(State(state): State<Arc<AppState>>, request_headers: HeaderM
     if is_modern(&request_headers) {
         return super::modern::refuse(&Refusal::MethodNotAllowed, None);
     }
-    let gateway = match session(&state, &request_headers) {
+    let gateway = match session(&state, &request_headers).await {
         Ok((gateway, _)) => gateway.to_owned(),
         Err(refusal) => return rpc::refuse(refusal),
     };
     let runtime = state.runtime.load_full();
-    let upstream = state.sessions.end(&gateway, runtime.session_max_age());
+    let upstream = match state
+        .sessions
+        .end(&gateway, runtime.session_max_age())
+        .await
+    {
+        Ok(upstream) => upstream,
+        Err(error) => return rpc::refuse(error.into()),
+    };
     state.metrics.sessions_ended.inc();
     tracing::info!(upstream_sessions = upstream.len(), "gateway session ended");
     let http = state.http.clone();
@@ -289,7 +296,7 @@ pub fn identity_of<'h>(
 /// "Session Management": the server SHOULD answer 400), 404 when it is not
 /// one of ours, expired or ended (the client MUST then start a new
 /// session), 403 when another identity opened it.
-pub fn session<'h>(
+pub async fn session<'h>(
     state: &AppState,
     request_headers: &'h HeaderMap,
 ) -> Result<(&'h str, SessionClaims), Refusal> {
@@ -301,7 +308,7 @@ pub fn session<'h>(
         tracing::debug!(%error, "gateway session not found");
         Refusal::SessionNotFound
     })?;
-    if state.sessions.is_ended(id) {
+    if state.sessions.is_ended(id).await? {
         return Err(Refusal::SessionNotFound);
     }
     let identity = identity_of(

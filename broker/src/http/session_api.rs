@@ -47,9 +47,18 @@ pub async fn post(
     };
     let runtime = state.runtime.load_full();
     let claims = match runtime.signer.verify(gateway) {
-        Ok(claims) if !state.sessions.is_ended(gateway) => claims,
-        Ok(_) => return session_not_found("ended"),
+        Ok(claims) => claims,
         Err(error) => return session_not_found(&error.to_string()),
+    };
+    match state.sessions.is_ended(gateway).await {
+        Ok(false) => {}
+        Ok(true) => return session_not_found("ended"),
+        Err(error) => return rpc::refuse(error.into()),
+    }
+    // Read before the handshake, which may outlive this request.
+    let log_level = match state.sessions.log_level(gateway).await {
+        Ok(level) => level,
+        Err(error) => return rpc::refuse(error.into()),
     };
     // The router forwards the headers the client's request identified with.
     let identity = super::mcp::identity_of(
@@ -79,7 +88,6 @@ pub async fn post(
                 let spec = spec.clone();
                 // Declared as the client declared it; the level it set, if any.
                 let capabilities = claims.client_capabilities.to_json();
-                let log_level = state.sessions.log_level(gateway);
                 let gateway_owned = gateway.to_owned();
                 async move {
                     let result = handshake::open(
@@ -117,22 +125,28 @@ pub async fn post(
             },
         )
         .await;
-    if let Ok(Opened {
-        replaced: Some(replaced),
-        ..
-    }) = &result
+    if let Ok(Opened { to_close, .. }) = &result
+        && !to_close.is_empty()
     {
-        // The upstream rejected it; tell it so, in the background.
-        let (http, spec, replaced) = (state.http.clone(), spec.clone(), replaced.clone());
-        tokio::spawn(async move { handshake::close(&http, &spec, &replaced).await });
+        // A stale session the upstream rejected, or ours when another
+        // replica's reached the store first: tell the upstream, in the
+        // background.
+        let (http, spec, to_close) = (state.http.clone(), spec.clone(), to_close.clone());
+        tokio::spawn(async move {
+            for id in to_close {
+                handshake::close(&http, &spec, &id).await;
+            }
+        });
     }
+    let ended_meanwhile = result.is_ok() && state.sessions.is_ended(gateway).await.unwrap_or(false);
     match result {
         // The gateway session ended while its handshake ran: nobody will
         // use or close this upstream session, so close it now.
-        Ok(opened) if state.sessions.is_ended(gateway) => {
+        Ok(opened) if ended_meanwhile => {
             if let Some(id) = &opened.session.session_id {
                 handshake::close(&state.http, &spec, id).await;
             }
+            let _ = state.sessions.end(gateway, runtime.session_max_age()).await;
             session_not_found("ended while its upstream handshake ran")
         }
         Ok(Opened { session, .. }) => Json(UpstreamSessionResponse {
@@ -157,6 +171,7 @@ pub async fn post(
                 detail: refusal.to_string(),
             })
         }
+        Err(StoreError::Records(error)) => rpc::refuse(error.into()),
         Err(refusal @ StoreError::AtCapacity { .. }) => {
             tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
             rpc::refuse(Refusal::AtCapacity {

@@ -33,9 +33,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 /// route table and what its builder had to leave out (conflicts), sessions.
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let mut status = document(&state.catalog.current(), state.is_ready());
+    let counts = state.sessions.counts();
     status["sessions"] = serde_json::json!({
-        "upstream": state.sessions.upstream_count(),
-        "ended": state.sessions.ended_count()
+        "store": state.sessions.kind(),
+        "upstream": counts.map(|(upstream, _)| upstream),
+        "ended": counts.map(|(_, ended)| ended)
     });
     Json(status)
 }

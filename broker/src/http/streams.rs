@@ -53,7 +53,7 @@ pub async fn get(State(state): State<Arc<AppState>>, request_headers: HeaderMap)
     if !accepts_sse {
         return rpc::refuse(Refusal::NotAcceptable);
     }
-    let gateway = match session(&state, &request_headers) {
+    let gateway = match session(&state, &request_headers).await {
         Ok((gateway, _)) => gateway.to_owned(),
         Err(refusal) => return rpc::refuse(refusal),
     };
@@ -135,7 +135,14 @@ async fn upstream_streams(
     cancel: CancellationToken,
 ) {
     let runtime = state.runtime.load_full();
-    for (server, session) in state.sessions.upstream_sessions_of(&gateway) {
+    let held = match state.sessions.upstream_sessions_of(&gateway).await {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(%error, "upstream GET streams not relayed");
+            Vec::new()
+        }
+    };
+    for (server, session) in held {
         let Some(spec) = runtime.spec(&server).cloned() else {
             continue;
         };

@@ -10,6 +10,8 @@
 //! do not know the id and ignore it, as MCP "Cancellation" requires of
 //! receivers of unknown ids.
 
+use std::sync::Arc;
+
 use mcp_protocol::methods;
 use mcp_protocol::refusal::Refusal;
 
@@ -31,26 +33,35 @@ pub const LOG_LEVELS: [&str; 8] = [
 
 /// Relays a client notification to the upstream sessions that need it, in
 /// the background, as the client wrote it.
-pub fn relay_notification(state: &AppState, gateway: &str, method: &str, body: &[u8]) {
+pub fn relay_notification(state: Arc<AppState>, gateway: &str, method: &str, body: &[u8]) {
     if method != methods::NOTIFICATION_CANCELLED
         && method != methods::NOTIFICATION_ROOTS_LIST_CHANGED
     {
         return;
     }
-    let runtime = state.runtime.load_full();
-    for (server, session) in state.sessions.upstream_sessions_of(gateway) {
-        let Some(spec) = runtime.spec(&server).cloned() else {
-            continue;
-        };
-        let connection = handshake::connection(&state.http, &spec, &session);
-        let body = body.to_vec();
-        let method = method.to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = connection.notify_raw(body).await {
-                tracing::debug!(server = %spec.name, %error, method, "notification not relayed");
+    let (gateway, method, body) = (gateway.to_owned(), method.to_owned(), body.to_vec());
+    tokio::spawn(async move {
+        let sessions = match state.sessions.upstream_sessions_of(&gateway).await {
+            Ok(sessions) => sessions,
+            Err(error) => {
+                tracing::warn!(%error, method, "notification not relayed");
+                return;
             }
-        });
-    }
+        };
+        let runtime = state.runtime.load_full();
+        for (server, session) in sessions {
+            let Some(spec) = runtime.spec(&server).cloned() else {
+                continue;
+            };
+            let connection = handshake::connection(&state.http, &spec, &session);
+            let (body, method) = (body.clone(), method.clone());
+            tokio::spawn(async move {
+                if let Err(error) = connection.notify_raw(body).await {
+                    tracing::debug!(server = %spec.name, %error, method, "notification not relayed");
+                }
+            });
+        }
+    });
 }
 
 /// `logging/setLevel`: checks the level, keeps it for upstream sessions
@@ -76,12 +87,16 @@ pub async fn set_log_level(
         .expires_at
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
-    state.sessions.set_log_level(gateway, &level, remaining);
+    state
+        .sessions
+        .set_log_level(gateway, &level, remaining)
+        .await?;
     let runtime = state.runtime.load_full();
     let timeout = runtime.handshake_timeout();
     let updates = state
         .sessions
         .upstream_sessions_of(gateway)
+        .await?
         .into_iter()
         .filter(|(_, session)| session.capabilities.logging)
         .filter_map(|(server, session)| {

@@ -1,4 +1,5 @@
 use super::*;
+use records::Records;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +21,11 @@ fn session(id: &str) -> UpstreamSession {
         protocol_version: "2025-06-18".to_owned(),
         capabilities: Default::default(),
     }
+}
+
+/// Upstream sessions a memory store holds.
+fn held(store: &SessionStore) -> usize {
+    store.counts().map_or(0, |(upstream, _)| upstream)
 }
 
 /// Opens `id` through the store, or fails the test.
@@ -130,7 +136,7 @@ async fn concurrent_first_calls_share_one_handshake() {
     let (release, released) = watch::channel(false);
 
     let callers = start_callers(&store, CALLERS, &opens, &released, Ok(session("up-1"))).await;
-    assert_eq!(store.upstream_count(), 0, "nothing is held while opening");
+    assert_eq!(held(&store), 0, "nothing is held while opening");
     release.send(true).expect("the handshake is waiting");
     let answers = answers(callers).await;
     assert_eq!(answers.len(), CALLERS);
@@ -141,7 +147,7 @@ async fn concurrent_first_calls_share_one_handshake() {
         );
     }
     assert_eq!(opens.load(Ordering::SeqCst), 1, "one upstream handshake");
-    assert_eq!(store.upstream_count(), 1);
+    assert_eq!(held(&store), 1);
 }
 
 #[tokio::test]
@@ -174,7 +180,7 @@ async fn a_failed_handshake_reaches_every_concurrent_waiter_with_one_attempt() {
         );
     }
     assert_eq!(opens.load(Ordering::SeqCst), 1, "one upstream handshake");
-    assert_eq!(store.upstream_count(), 0, "the failure is not held");
+    assert_eq!(held(&store), 0, "the failure is not held");
 
     assert_eq!(
         ask(&store, None, "up-1", &opens).await,
@@ -182,7 +188,7 @@ async fn a_failed_handshake_reaches_every_concurrent_waiter_with_one_attempt() {
         "the next call tries again"
     );
     assert_eq!(opens.load(Ordering::SeqCst), 2, "the next call opened");
-    assert_eq!(store.upstream_count(), 1);
+    assert_eq!(held(&store), 1);
 }
 
 #[tokio::test]
@@ -200,7 +206,7 @@ async fn sessions_are_kept_per_gateway_session_and_server() {
     open_as(&store, "gw-1", "weather", "a").await;
     open_as(&store, "gw-1", "files", "b").await;
     open_as(&store, "gw-2", "weather", "c").await;
-    assert_eq!(store.upstream_count(), 3);
+    assert_eq!(held(&store), 3);
 }
 
 #[tokio::test]
@@ -216,8 +222,14 @@ async fn a_failed_open_stores_nothing_and_the_next_call_tries_again() {
         failed.expect_err("the open failed").to_string(),
         "connection refused"
     );
-    assert_eq!(store.upstream_count(), 0, "nothing is held after a failure");
-    assert!(store.end("gw", Duration::from_secs(60)).is_empty());
+    assert_eq!(held(&store), 0, "nothing is held after a failure");
+    assert!(
+        store
+            .end("gw", Duration::from_secs(60))
+            .await
+            .expect("ended")
+            .is_empty()
+    );
 
     let store = SessionStore::default();
     store
@@ -229,7 +241,7 @@ async fn a_failed_open_stores_nothing_and_the_next_call_tries_again() {
     let opens = Arc::new(AtomicUsize::new(0));
     assert_eq!(ask(&store, None, "up-1", &opens).await, session("up-1"));
     assert_eq!(opens.load(Ordering::SeqCst), 1, "the second call opened");
-    assert_eq!(store.upstream_count(), 1);
+    assert_eq!(held(&store), 1);
 }
 
 #[tokio::test]
@@ -243,7 +255,7 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
         })
         .await
         .expect("opens");
-    assert_eq!(replaced.replaced, None, "nothing was replaced");
+    assert!(replaced.to_close.is_empty(), "nothing was replaced");
     let opened = store
         .upstream_session("gw", "other", Some("o-1"), || async {
             Ok::<_, TestError>(session("o-2"))
@@ -254,7 +266,7 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
         opened,
         Opened {
             session: session("o-2"),
-            replaced: Some("o-1".to_owned())
+            to_close: vec!["o-1".to_owned()]
         },
         "the replaced session is handed back to be closed"
     );
@@ -268,7 +280,7 @@ async fn a_stale_id_equal_to_the_held_one_is_replaced() {
         session("up-2"),
         "the replacement is held"
     );
-    assert_eq!(store.upstream_count(), 2);
+    assert_eq!(held(&store), 2);
 }
 
 #[tokio::test]
@@ -312,9 +324,12 @@ async fn end_returns_the_held_upstream_sessions_and_marks_the_session_ended() {
         })
         .await
         .expect("open succeeds");
-    assert!(!store.is_ended("gw-1"));
+    assert!(!store.is_ended("gw-1").await.expect("read"));
 
-    let mut closed = store.end("gw-1", Duration::from_secs(60));
+    let mut closed = store
+        .end("gw-1", Duration::from_secs(60))
+        .await
+        .expect("ended");
     closed.sort();
     assert_eq!(
         closed,
@@ -323,17 +338,20 @@ async fn end_returns_the_held_upstream_sessions_and_marks_the_session_ended() {
             ("weather".to_owned(), "a".to_owned())
         ]
     );
-    assert!(store.is_ended("gw-1"));
-    assert!(!store.is_ended("gw-2"), "other sessions are untouched");
-    assert_eq!(store.upstream_count(), 1, "only gw-2's session is held");
+    assert!(store.is_ended("gw-1").await.expect("read"));
+    assert!(
+        !store.is_ended("gw-2").await.expect("read"),
+        "other sessions are untouched"
+    );
+    assert_eq!(held(&store), 1, "only gw-2's session is held");
 }
 
 #[tokio::test]
 async fn an_ended_session_is_forgotten_once_its_time_is_up() {
     let store = SessionStore::default();
-    store.end("gw", Duration::ZERO);
-    assert!(!store.is_ended("gw"));
-    assert!(store.sweep(Duration::from_secs(60)).is_empty());
+    store.end("gw", Duration::ZERO).await.expect("ended");
+    assert!(!store.is_ended("gw").await.expect("read"));
+    assert!(store.sweep().is_empty());
 }
 
 #[tokio::test]
@@ -342,13 +360,11 @@ async fn sweep_drops_upstream_sessions_idle_for_longer_than_the_timeout() {
     open_as(&store, "gw-1", "weather", "a").await;
     open_as(&store, "gw-2", "files", "b").await;
 
-    assert!(
-        store.sweep(Duration::from_secs(3600)).is_empty(),
-        "young sessions stay"
-    );
-    assert_eq!(store.upstream_count(), 2);
+    assert!(store.sweep().is_empty(), "young sessions stay");
+    assert_eq!(held(&store), 2);
 
-    let mut dropped = store.sweep(Duration::ZERO);
+    store.set_limits(StoreLimits::default(), Duration::ZERO);
+    let mut dropped = store.sweep();
     dropped.sort();
     assert_eq!(
         dropped,
@@ -357,7 +373,7 @@ async fn sweep_drops_upstream_sessions_idle_for_longer_than_the_timeout() {
             ("weather".to_owned(), "a".to_owned())
         ]
     );
-    assert_eq!(store.upstream_count(), 0);
+    assert_eq!(held(&store), 0);
 }
 
 #[tokio::test]
@@ -367,10 +383,10 @@ async fn forget_server_returns_that_servers_ids_and_keeps_the_others() {
     open_as(&store, "gw-2", "weather", "b").await;
     open_as(&store, "gw-1", "files", "c").await;
 
-    let mut forgotten = store.forget_server("weather");
+    let mut forgotten = store.forget_server("weather").await.expect("forgotten");
     forgotten.sort();
     assert_eq!(forgotten, ["a", "b"]);
-    assert_eq!(store.upstream_count(), 1);
+    assert_eq!(held(&store), 1);
 
     let opens = Arc::new(AtomicUsize::new(0));
     assert_eq!(
@@ -382,10 +398,14 @@ async fn forget_server_returns_that_servers_ids_and_keeps_the_others() {
 
 #[tokio::test]
 async fn no_upstream_session_is_opened_beyond_the_total_limit() {
-    let store = SessionStore::new(StoreLimits {
-        max_upstream_sessions: 2,
-        handshakes_per_minute: 6,
-    });
+    let store = SessionStore::new(
+        StoreLimits {
+            max_upstream_sessions: 2,
+            handshakes_per_minute: 6,
+        },
+        Duration::from_secs(3600),
+        Records::default(),
+    );
     open_as(&store, "gw-1", "weather", "a").await;
     open_as(&store, "gw-2", "weather", "b").await;
     let refused = store
@@ -399,16 +419,23 @@ async fn no_upstream_session_is_opened_beyond_the_total_limit() {
     );
     // Held sessions are still served, and ending one makes room.
     open_as(&store, "gw-1", "weather", "a").await;
-    store.end("gw-2", Duration::from_secs(60));
+    store
+        .end("gw-2", Duration::from_secs(60))
+        .await
+        .expect("ended");
     open_as(&store, "gw-3", "weather", "c").await;
 }
 
 #[tokio::test]
 async fn handshakes_per_session_and_server_are_limited_per_minute() {
-    let store = SessionStore::new(StoreLimits {
-        max_upstream_sessions: 100,
-        handshakes_per_minute: 3,
-    });
+    let store = SessionStore::new(
+        StoreLimits {
+            max_upstream_sessions: 100,
+            handshakes_per_minute: 3,
+        },
+        Duration::from_secs(3600),
+        Records::default(),
+    );
     let opens = Arc::new(AtomicUsize::new(0));
     ask(&store, None, "up-1", &opens).await;
     ask(&store, Some("up-1"), "up-2", &opens).await;
@@ -434,29 +461,51 @@ async fn handshakes_per_session_and_server_are_limited_per_minute() {
 async fn ended_sessions_are_remembered_by_digest() {
     let store = SessionStore::default();
     for i in 0..100 {
-        store.end(&format!("gw-{i}"), Duration::from_secs(60));
+        store
+            .end(&format!("gw-{i}"), Duration::from_secs(60))
+            .await
+            .expect("ended");
     }
-    assert_eq!(store.ended_count(), 100);
-    assert!(store.is_ended("gw-7"));
-    assert!(!store.is_ended("gw-100"));
+    assert_eq!(store.counts().map(|(_, ended)| ended), Some(100));
+    assert!(store.is_ended("gw-7").await.expect("read"));
+    assert!(!store.is_ended("gw-100").await.expect("read"));
 }
 
 #[tokio::test]
 async fn a_log_level_is_kept_until_the_session_would_expire_and_ends_with_it() {
-    let store = SessionStore::new(StoreLimits::default());
-    store.set_log_level("gw-1", "debug", Duration::from_secs(60));
-    store.set_log_level("gw-2", "info", Duration::ZERO);
-    assert_eq!(store.log_level("gw-1").as_deref(), Some("debug"));
-    store.sweep(Duration::from_secs(3600));
-    assert_eq!(store.log_level("gw-1").as_deref(), Some("debug"));
-    assert_eq!(store.log_level("gw-2"), None, "past its session's expiry");
-    store.end("gw-1", Duration::from_secs(60));
-    assert_eq!(store.log_level("gw-1"), None);
+    let store = SessionStore::default();
+    store
+        .set_log_level("gw-1", "debug", Duration::from_secs(60))
+        .await
+        .expect("set");
+    store
+        .set_log_level("gw-2", "info", Duration::ZERO)
+        .await
+        .expect("set");
+    assert_eq!(
+        store.log_level("gw-1").await.expect("read").as_deref(),
+        Some("debug")
+    );
+    store.sweep();
+    assert_eq!(
+        store.log_level("gw-1").await.expect("read").as_deref(),
+        Some("debug")
+    );
+    assert_eq!(
+        store.log_level("gw-2").await.expect("read"),
+        None,
+        "past its session's expiry"
+    );
+    store
+        .end("gw-1", Duration::from_secs(60))
+        .await
+        .expect("ended");
+    assert_eq!(store.log_level("gw-1").await.expect("read"), None);
 }
 
 #[tokio::test]
 async fn a_new_get_stream_replaces_the_listener_and_a_gone_one_is_forgotten() {
-    let store = SessionStore::new(StoreLimits::default());
+    let store = SessionStore::default();
     assert!(store.listener("gw-1").is_none());
     let mut first = store.listen("gw-1");
     assert!(store.listener("gw-1").is_some());
@@ -479,6 +528,6 @@ async fn a_new_get_stream_replaces_the_listener_and_a_gone_one_is_forgotten() {
     );
     drop(second);
     assert!(store.listener("gw-1").is_none(), "no one listens any more");
-    store.sweep(Duration::from_secs(3600));
+    store.sweep();
     assert!(store.listener("gw-1").is_none());
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::client::{ClientError, Connection};
 use super::{Capabilities, UpstreamSpec};
 
-/// An upstream session, as the router uses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An upstream session, as the router uses it (and as the session store
+/// keeps it, in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamSession {
     /// The upstream's `Mcp-Session-Id`; `None` for servers without sessions.
     pub session_id: Option<String>,

@@ -192,7 +192,7 @@ impl<T> PerEntry<T> {
 }
 
 /// What an upstream declared it can do (`initialize`'s `capabilities`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Capabilities {
     pub tools: bool,
     pub prompts: bool,

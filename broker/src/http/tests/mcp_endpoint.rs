@@ -495,11 +495,19 @@ async fn logging_set_level_is_kept_for_the_session_and_checked() {
     };
     let reply = send(&state, post(Some(&session), set("loud"))).await;
     reply.assert_rpc_error(StatusCode::OK, -32602, json!(3));
-    assert_eq!(state.sessions.log_level(&session), None);
+    assert_eq!(
+        state.sessions.log_level(&session).await.expect("read"),
+        None
+    );
     let reply = send(&state, post(Some(&session), set("warning"))).await;
     assert_eq!(reply.json()["result"], json!({}), "{reply:?}");
     assert_eq!(
-        state.sessions.log_level(&session).as_deref(),
+        state
+            .sessions
+            .log_level(&session)
+            .await
+            .expect("read")
+            .as_deref(),
         Some("warning")
     );
 }

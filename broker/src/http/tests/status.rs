@@ -68,7 +68,10 @@ servers:
             .is_some_and(|b| b > 0),
         "{status}"
     );
-    assert_eq!(status["sessions"], json!({ "upstream": 0, "ended": 0 }));
+    assert_eq!(
+        status["sessions"],
+        json!({ "store": "memory", "upstream": 0, "ended": 0 })
+    );
 }
 
 #[tokio::test]
