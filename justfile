@@ -76,10 +76,12 @@ run: setup build
         exec "{{root}}/scripts/run-local.sh"
     fi
 
-# Every test: unit, wasm harness, end to end (real Envoy, broker, upstreams),
-# the operator against a real kube-apiserver, the benchmarks' smoke run
-# (right answers through every compared system, ContextForge included).
-test: setup build-wasm setup-kube setup-contextforge
+# Every test: unit, wasm harness (with a smoke of the mutation run), end to
+# end (real Envoy, broker, upstreams, Redis), the operator against a real
+# kube-apiserver, the benchmarks' smoke run (right answers through every
+# compared system, ContextForge included), the core's tests under
+# wasm-bindgen-test, a short `cargo fuzz` run.
+test: setup build-wasm setup-kube setup-contextforge setup-redis
     # The end-to-end, operator and bench tests start other crates' binaries
     # (mcp-broker, the test upstreams), which `cargo test` alone does not build.
     cargo build --workspace --bins
@@ -149,11 +151,7 @@ schema:
 setup-kube:
     #!/usr/bin/env bash
     set -euo pipefail
-    sudo=""; if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-    install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
-    if ! command -v etcd >/dev/null; then
-        install etcd-server || { $sudo apt-get update -q && install etcd-server; }
-    fi
+    bash "{{root}}/scripts/need-command.sh" etcd etcd-server
     if [ ! -x "$MCP_KUBE_APISERVER" ]; then
         $sudo env HOME="$HOME" bash "{{kube_tools}}/build.sh"
     fi
@@ -191,13 +189,12 @@ setup-contextforge:
 # What `just bench` needs besides `setup`: the load generator (`wrk`, from
 # the Debian/Ubuntu archive; needs root or sudo) and ContextForge.
 setup-bench: setup-contextforge
-    #!/usr/bin/env bash
-    set -euo pipefail
-    if ! command -v wrk >/dev/null; then
-        sudo=""; if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-        install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
-        install wrk || { $sudo apt-get update -q && install wrk; }
-    fi
+    bash "{{root}}/scripts/need-command.sh" wrk wrk
+
+# Debian's redis-server, for the session-store and replica tests (each
+# starts its own on a free loopback port). Needs root or sudo for apt.
+setup-redis:
+    bash "{{root}}/scripts/need-command.sh" redis-server redis-server
 
 # Benchmarks side by side, several minutes (not part of `just test`): the
 # upstream directly, plain Envoy, our gateway, Envoy's native MCP filters and

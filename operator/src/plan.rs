@@ -135,6 +135,9 @@ pub struct Deployment {
     pub target: GatewayTargetReference,
     pub listener: Listener,
     pub public_host: Option<String>,
+    /// The Secret holding the Redis URL of the session store, when the
+    /// extension names one (the broker then runs more than one replica).
+    pub session_store_secret: Option<String>,
     pub broker_config: GatewayConfig,
     /// Server name → `Authorization` value.
     pub credentials: BTreeMap<String, String>,
@@ -263,6 +266,7 @@ pub fn plan_extension(
         settings,
         public_host.as_deref(),
         extension.spec.backend_ping_interval_seconds,
+        extension.spec.session_store.is_some(),
     );
     let readiness = extension_readiness(route_table.as_ref(), &issues, discovery, &names, settings);
     ExtensionPlan {
@@ -279,6 +283,11 @@ pub fn plan_extension(
             },
             listener,
             public_host,
+            session_store_secret: extension
+                .spec
+                .session_store
+                .as_ref()
+                .map(|store| store.secret_name.clone()),
             broker_config,
             credentials,
             route_table,

@@ -85,6 +85,7 @@ fn object_bytes(table: &router_config::RouterConfig, api: plan::FilterApi) -> us
             protocol: "HTTP".to_owned(),
         },
         public_host: None,
+        session_store_secret: None,
         broker_config: gateway_config::GatewayConfig::default(),
         credentials: Default::default(),
         route_table: Some(table.clone()),

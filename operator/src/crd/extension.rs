@@ -49,7 +49,26 @@ pub struct MCPGatewayExtensionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 10, max = 7200))]
     pub backend_ping_interval_seconds: Option<u32>,
+    /// A Redis shared by broker replicas (Kuadrant's field): with it the
+    /// broker runs two replicas, any of which serves any session; without
+    /// it, one replica keeps sessions in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_store: Option<SessionStoreReference>,
 }
+
+/// Where the broker's session records live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionStoreReference {
+    /// A Secret in the extension's namespace whose `CACHE_CONNECTION_STRING`
+    /// key holds the Redis URL (`redis://[user:password@]host:port[/db]`,
+    /// `rediss://` for TLS), as Kuadrant's mcp-gateway reads it.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+}
+
+/// The key of [`SessionStoreReference::secret_name`] holding the URL.
+pub const SESSION_STORE_KEY: &str = "CACHE_CONNECTION_STRING";
 
 /// A listener of a Gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -9,7 +9,7 @@ mod virtual_server;
 
 pub use extension::{
     GatewayReference, GatewayTargetReference, MCPGatewayExtension, MCPGatewayExtensionSpec,
-    MCPGatewayExtensionStatus,
+    MCPGatewayExtensionStatus, SESSION_STORE_KEY, SessionStoreReference,
 };
 pub use registration::{
     MCPServerRegistration, MCPServerRegistrationSpec, MCPServerRegistrationStatus, SecretReference,

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use gateway_config::{
-    BrokerRouteConfig, GatewayConfig, GatewayRoute, RouterAuthMode, RouterAuthentication,
-    SecretSource, ServerConfig,
+    BrokerRouteConfig, GatewayConfig, GatewayRoute, RedisStoreConfig, RouterAuthMode,
+    RouterAuthentication, SecretSource, ServerConfig,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::{metadata, typed};
 use crate::Result;
+use crate::crd::SESSION_STORE_KEY;
 use crate::plan::{self, BROKER_PORT, MCP_PATH, Settings};
 use crate::resolve::ResolvedServer;
 
@@ -42,6 +43,7 @@ pub fn broker_config(
     settings: &Settings,
     public_host: Option<&str>,
     refresh_seconds: Option<u32>,
+    redis_session_store: bool,
 ) -> GatewayConfig {
     let host = names.broker_host(&settings.cluster_domain);
     let mut config = GatewayConfig {
@@ -66,7 +68,39 @@ pub fn broker_config(
     if let Some(seconds) = refresh_seconds {
         config.discovery.refresh_interval_seconds = u64::from(seconds);
     }
+    if redis_session_store {
+        // The URL may hold a password: it reaches the broker from the
+        // user's Secret as an environment variable, never in this file.
+        config.session_store.redis = Some(RedisStoreConfig {
+            url: SecretSource {
+                env: Some(SESSION_STORE_KEY.to_owned()),
+                file: None,
+                value: None,
+            },
+            key_prefix: "mcpgw:".to_owned(),
+        });
+    }
     config
+}
+
+/// Broker replicas: one keeps sessions in its memory; with a shared
+/// session store, two, so one can die or roll without losing a session.
+fn replicas(deployment: &plan::Deployment) -> u32 {
+    if deployment.session_store_secret.is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// The container's environment, if it needs one: the session store's URL,
+/// from the Secret the extension names.
+fn environment(deployment: &plan::Deployment) -> Option<serde_json::Value> {
+    let secret = deployment.session_store_secret.as_ref()?;
+    Some(serde_json::json!([{
+        "name": SESSION_STORE_KEY,
+        "valueFrom": { "secretKeyRef": { "name": secret, "key": SESSION_STORE_KEY } }
+    }]))
 }
 
 fn file_source(file: String) -> SecretSource {
@@ -205,54 +239,55 @@ pub fn deployment(
     labels.extend(selector(deployment));
     let mut meta = metadata(&n.broker, &n.namespace, instance(deployment), owner);
     meta["labels"] = serde_json::json!(labels);
-    typed(
-        "broker Deployment",
-        serde_json::json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": meta,
-            "spec": {
-                "replicas": 1,
-                "selector": { "matchLabels": selector(deployment) },
-                "template": {
-                    "metadata": { "labels": labels, "annotations": { CONFIG_HASH: config_hash(deployment) } },
-                    "spec": {
-                        "serviceAccountName": n.broker,
-                        "automountServiceAccountToken": false,
-                        "securityContext": {
-                            "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
-                            "seccompProfile": { "type": "RuntimeDefault" }
+    let mut object = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas(deployment),
+            "selector": { "matchLabels": selector(deployment) },
+            "template": {
+                "metadata": { "labels": labels, "annotations": { CONFIG_HASH: config_hash(deployment) } },
+                "spec": {
+                    "serviceAccountName": n.broker,
+                    "automountServiceAccountToken": false,
+                    "securityContext": {
+                        "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                        "seccompProfile": { "type": "RuntimeDefault" }
+                    },
+                    "containers": [{
+                        "name": "broker",
+                        "image": settings.broker_image,
+                        "args": ["--config", format!("{CONFIG_DIR}/{CONFIG_FILE}"), "--log-format", "json"],
+                        "ports": [{ "name": "http", "containerPort": BROKER_PORT, "protocol": "TCP" }],
+                        "readinessProbe": { "httpGet": { "path": "/readyz", "port": "http" }, "periodSeconds": 5 },
+                        "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http" }, "periodSeconds": 10 },
+                        "resources": {
+                            "requests": { "cpu": "50m", "memory": "64Mi" },
+                            "limits": { "memory": "256Mi" }
                         },
-                        "containers": [{
-                            "name": "broker",
-                            "image": settings.broker_image,
-                            "args": ["--config", format!("{CONFIG_DIR}/{CONFIG_FILE}"), "--log-format", "json"],
-                            "ports": [{ "name": "http", "containerPort": BROKER_PORT, "protocol": "TCP" }],
-                            "readinessProbe": { "httpGet": { "path": "/readyz", "port": "http" }, "periodSeconds": 5 },
-                            "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http" }, "periodSeconds": 10 },
-                            "resources": {
-                                "requests": { "cpu": "50m", "memory": "64Mi" },
-                                "limits": { "memory": "256Mi" }
-                            },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                                "capabilities": { "drop": ["ALL"] }
-                            },
-                            "volumeMounts": [
-                                { "name": "config", "mountPath": CONFIG_DIR, "readOnly": true },
-                                { "name": "session", "mountPath": SESSION_DIR, "readOnly": true },
-                                { "name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": true }
-                            ]
-                        }],
-                        "volumes": [
-                            { "name": "config", "secret": { "secretName": n.config_secret } },
-                            { "name": "session", "secret": { "secretName": n.session_secret } },
-                            { "name": "credentials", "secret": { "secretName": n.credentials_secret } }
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                            "capabilities": { "drop": ["ALL"] }
+                        },
+                        "volumeMounts": [
+                            { "name": "config", "mountPath": CONFIG_DIR, "readOnly": true },
+                            { "name": "session", "mountPath": SESSION_DIR, "readOnly": true },
+                            { "name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": true }
                         ]
-                    }
+                    }],
+                    "volumes": [
+                        { "name": "config", "secret": { "secretName": n.config_secret } },
+                        { "name": "session", "secret": { "secretName": n.session_secret } },
+                        { "name": "credentials", "secret": { "secretName": n.credentials_secret } }
+                    ]
                 }
             }
-        }),
-    )
+        }
+    });
+    if let Some(env) = environment(deployment) {
+        object["spec"]["template"]["spec"]["containers"][0]["env"] = env;
+    }
+    typed("broker Deployment", object)
 }
 
 pub fn service(deployment: &plan::Deployment, owner: Option<&OwnerReference>) -> Result<Service> {
