@@ -393,6 +393,11 @@ impl Stack {
         self.broker.pid()
     }
 
+    /// Kills the broker (SIGKILL), as a replica that crashed.
+    pub fn kill_broker(&mut self) {
+        self.broker.stop();
+    }
+
     pub fn envoy_is_running(&mut self) -> bool {
         self.envoy.is_running()
     }
