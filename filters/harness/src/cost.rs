@@ -184,6 +184,11 @@ pub fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
 }
 
 pub fn request(kind: Kind, tools: usize, size: usize) -> Request {
+    request_in(kind, tools, size, SESSION)
+}
+
+/// [`request`] in gateway session `session` (handshake-era kinds).
+pub fn request_in(kind: Kind, tools: usize, size: usize, session: &str) -> Request {
     let request = Request::post("/mcp").header("content-type", "application/json");
     let request = if kind == Kind::ModernTool {
         request
@@ -192,7 +197,7 @@ pub fn request(kind: Kind, tools: usize, size: usize) -> Request {
             .header("mcp-name", tool_name(tools))
     } else {
         request
-            .header("mcp-session-id", SESSION)
+            .header("mcp-session-id", session)
             .header("mcp-protocol-version", "2025-06-18")
     };
     request.body(body(kind, tools, size))

@@ -48,6 +48,7 @@ impl GatewayBuilder {
                 fuel_per_callback: DEFAULT_FUEL_PER_CALLBACK,
                 local_reply_through_filter: true,
                 log_level: LogLevel::Trace,
+                keep_stream_records: true,
             },
         }
     }
@@ -115,6 +116,15 @@ impl GatewayBuilder {
     /// the filter's response callbacks (Envoy does; default true).
     pub fn local_reply_through_filter(mut self, yes: bool) -> Self {
         self.env.local_reply_through_filter = yes;
+        self
+    }
+
+    /// Whether a deleted stream's record (events, headers) is kept for
+    /// assertions (default true). Runs of millions of streams turn it off:
+    /// each stream is then forgotten at `on_delete`, and the module's log
+    /// keeps only its last 1,000 lines.
+    pub fn keep_stream_records(mut self, yes: bool) -> Self {
+        self.env.keep_stream_records = yes;
         self
     }
 

@@ -50,6 +50,7 @@ mod memory;
 mod message;
 mod pairs;
 mod record;
+pub mod session_memory;
 mod shared;
 mod state;
 mod stream;

@@ -32,6 +32,9 @@ pub(crate) struct Environment {
     pub fuel_per_callback: u64,
     pub local_reply_through_filter: bool,
     pub log_level: LogLevel,
+    /// Keep each stream's record after it is deleted (for assertions);
+    /// long runs turn it off to stay linear and flat.
+    pub keep_stream_records: bool,
 }
 
 /// The module's allocator and memory, found after instantiation.

@@ -323,6 +323,13 @@ impl VmCore {
             c.deleted = true;
             c.awaiting_done = false;
         }
+        let state = self.state_mut();
+        if !state.env.keep_stream_records && state.contexts.get(&id).is_some_and(|c| c.parent != 0)
+        {
+            state.contexts.remove(&id);
+            let excess = state.log.len().saturating_sub(1_000);
+            state.log.drain(..excess);
+        }
         Ok(())
     }
 }
