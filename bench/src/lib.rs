@@ -6,7 +6,7 @@
 //! gateway (Envoy + `mcp_router.wasm` + broker), Envoy's native MCP
 //! filters, and ContextForge. Each cell is checked for correctness first
 //! ([`workload`]), then loaded with `wrk` ([`wrk`]) while `/proc` gives CPU
-//! time and peak memory ([`procstat`]); the broker is also measured at 50
+//! time and peak memory ([`procstat`]); the broker is also measured at 100
 //! upstreams ([`scale`]). [`report`] and [`plot`] write `docs/benchmarks.md`.
 
 pub mod client;
@@ -19,6 +19,7 @@ pub mod procstat;
 pub mod report;
 pub mod run;
 pub mod scale;
+pub mod sessions;
 pub mod suite;
 pub mod systems;
 pub mod workload;

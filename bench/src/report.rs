@@ -31,6 +31,7 @@ pub fn markdown(results: &Results, plot: &str) -> String {
     tables::new_session(&mut out, results);
     tables::footprint(&mut out, results);
     tables::scale(&mut out, results);
+    tables::sessions(&mut out, results);
     out.push_str(METHOD);
     out
 }

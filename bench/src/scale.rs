@@ -1,4 +1,4 @@
-//! The broker at scale: 50 upstreams × 100 tools behind our gateway.
+//! The broker at scale: 100 upstreams × 100 tools behind our gateway.
 //! Start-up to ready, `tools/list` cold and warm, memory, route table size,
 //! and how long a new tool takes from the upstream's `list_changed` to the
 //! router routing it. Envoy's native MCP router over the same upstreams is
@@ -16,7 +16,7 @@ use crate::fleet::{Fleet, FleetSpec};
 use crate::procstat::Tree;
 
 /// Upstreams and generated tools per upstream.
-pub const SERVERS: usize = 50;
+pub const SERVERS: usize = 100;
 pub const TOOLS: usize = 100;
 /// The upstream that announces new tools (unprefixed).
 const CHANGING: usize = 37;
@@ -93,7 +93,10 @@ pub async fn run(
         builder = builder.server(&server.name, &server.url(), &prefix);
     }
     let started = Instant::now();
-    let stack = builder.start().await.context("gateway with 50 upstreams")?;
+    let stack = builder
+        .start()
+        .await
+        .context("gateway with 100 upstreams")?;
     let client = McpClient::new(&stack.gateway_url(), Vec::new());
     // The broker is ready once every upstream was tried; the catalogue is
     // whole once each has been listed.
@@ -223,7 +226,7 @@ async fn list_changed(
     Ok(times)
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
+pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

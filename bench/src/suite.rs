@@ -8,6 +8,7 @@ use crate::machine::Machine;
 use crate::procstat::Tree;
 use crate::run::{self, LoadSettings, Outcome};
 use crate::scale::{self, ScaleReport};
+use crate::sessions::{self, SessionsReport};
 use crate::systems::{Deployment, Environment, Kind, System, Target, Upstreams};
 use crate::workload::{self, Workload};
 
@@ -42,6 +43,10 @@ pub struct Results {
     #[serde(with = "pairs")]
     pub unavailable: BTreeMap<Kind, String>,
     pub scale: Option<Result<ScaleReport, String>>,
+    /// 10,000 live sessions on one gateway, with each session store
+    /// (with the scale run).
+    #[serde(default)]
+    pub sessions: Vec<Result<SessionsReport, String>>,
     /// The highest 1-minute load average seen before a cell (the bench's
     /// own processes keep about 2 cores busy).
     pub max_load: f64,
@@ -191,12 +196,27 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
     } else {
         None
     };
+    let mut sessions = Vec::new();
+    for with_redis in [false, true].into_iter().filter(|_| options.scale) {
+        eprintln!(
+            "== {} live sessions on one gateway (Redis store: {with_redis})",
+            sessions::SESSIONS
+        );
+        let dir = env.dir.join(format!("sessions-{with_redis}"));
+        std::fs::create_dir_all(&dir)?;
+        sessions.push(
+            sessions::run(&dir, env.server_cpus.as_deref(), with_redis)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        );
+    }
     let machine_after = Machine::now(&options);
     Ok(Results {
         cells,
         idle_rss,
         unavailable,
         scale,
+        sessions,
         machine_before,
         machine_after,
         started,

@@ -181,6 +181,55 @@ pub(super) fn footprint(out: &mut String, results: &Results) {
     out.push('\n');
 }
 
+pub(super) fn sessions(out: &mut String, results: &Results) {
+    if results.sessions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## {} live sessions on one gateway\n\n\
+         Every session opened (`initialize`), then each makes its first `tools/call` (upstream handshake) and a second (routed from the router's cache), 256 requests in flight, every answer checked; one Envoy worker. Once with the session records in the broker's memory, once in Redis (a real `redis-server`, append-only file).\n",
+        crate::sessions::SESSIONS
+    );
+    let ms = |d: std::time::Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
+    let _ = writeln!(
+        out,
+        "| session store | errors | first call p50 / p99, ms | later call p50 / p99, ms | broker RSS (B/session) | Envoy RSS (B/session) | Redis used memory (B/session) |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for report in &results.sessions {
+        let report = match report {
+            Ok(report) => report,
+            Err(reason) => {
+                let _ = writeln!(out, "| **FAIL**: {} | | | | | | |", one_line(reason));
+                continue;
+            }
+        };
+        let (broker, envoy, redis) = report.per_session();
+        let redis = match (report.redis_bytes, redis) {
+            (Some((before, after)), Some(per)) => {
+                format!("{} → {} ({per:.0})", mib(before), mib(after))
+            }
+            _ => "–".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} / {} | {} / {} | {} → {} ({broker:.0}) | {} → {} ({envoy:.0}) | {redis} |",
+            report.store,
+            report.errors,
+            ms(report.first_call_p50),
+            ms(report.first_call_p99),
+            ms(report.call_p50),
+            ms(report.call_p99),
+            mib(report.broker_rss_before),
+            mib(report.broker_rss_after),
+            mib(report.envoy_rss_before),
+            mib(report.envoy_rss_after),
+        );
+    }
+    out.push('\n');
+}
+
 pub(super) fn scale(out: &mut String, results: &Results) {
     let Some(scale) = &results.scale else {
         return;
@@ -204,7 +253,7 @@ pub(super) fn scale(out: &mut String, results: &Results) {
     let native = scale.native.as_ref();
     let _ = writeln!(
         out,
-        "| start to every tool listed through the gateway (broker lists 50 upstreams, writes the route table; Envoy starts with it), ms | {} | – |",
+        "| start to every tool listed through the gateway (broker lists every upstream, writes the route table; Envoy starts with it), ms | {} | – |",
         ms(scale.ready)
     );
     let _ = writeln!(
