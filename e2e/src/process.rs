@@ -157,6 +157,23 @@ impl Proc {
         self.child.id()
     }
 
+    /// Sends SIGTERM (with `kill`) and waits up to `timeout` for the
+    /// process to exit; how long it took, `None` if it is still running.
+    pub async fn terminate(&mut self, timeout: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        while start.elapsed() < timeout {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(start.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

@@ -393,6 +393,12 @@ impl Stack {
         self.broker.pid()
     }
 
+    /// Stops the broker with SIGTERM, as an orchestrator does; how long it
+    /// took to exit (`None`: still running after `timeout`).
+    pub async fn terminate_broker(&mut self, timeout: Duration) -> Option<Duration> {
+        self.broker.terminate(timeout).await
+    }
+
     /// Kills the broker (SIGKILL), as a replica that crashed.
     pub fn kill_broker(&mut self) {
         self.broker.stop();

@@ -241,3 +241,46 @@ async fn a_broker_configuration_reload_under_load_fails_nothing() {
     check(&report, "broker configuration reloaded", from, from);
     assert!(report.failed().is_empty());
 }
+
+#[tokio::test]
+async fn the_broker_shuts_down_in_bounded_time_with_event_streams_open() {
+    let mut stack = Stack::builder()
+        .upstream("echo", UpstreamKind::TestServer, "echo_")
+        .quiet()
+        .start()
+        .await
+        .expect("stack starts");
+    ready(&stack).await;
+    // GET streams held open through Envoy: they never end by themselves.
+    let http = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut session = e2e::client::RawSession::new(&stack.gateway_url());
+        session.initialize().await.expect("initialize");
+        let response = http
+            .get(stack.gateway_url())
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header(
+                "mcp-session-id",
+                session.session_id.clone().unwrap_or_default(),
+            )
+            .send()
+            .await
+            .expect("the stream opens");
+        assert_eq!(response.status(), 200);
+        streams.push(response);
+    }
+    let took = stack
+        .terminate_broker(Duration::from_secs(10))
+        .await
+        .expect("the broker exits within 10 s of SIGTERM");
+    println!("SHUTDOWN | broker with 4 event streams open | exited after {took:?}");
+    // The broker drains for at most `server::DRAIN_TIMEOUT` (5 s).
+    assert!(took < Duration::from_secs(7), "{took:?}");
+    // And the clients' streams end rather than hang.
+    for response in streams {
+        let ended = tokio::time::timeout(Duration::from_secs(5), response.bytes()).await;
+        assert!(ended.is_ok(), "a client stream still hangs after shutdown");
+    }
+}
