@@ -132,7 +132,7 @@ setup-fuzz:
 # memory per body size, route table size and method. Prints the table and
 # writes docs/benchmarks/filter-cost.md.
 bench-filter: build-wasm
-    cargo run -p proxy-wasm-harness --bin bench-filter -- "{{root}}/docs/benchmarks/filter-cost.md"
+    cargo run --release -p proxy-wasm-harness --bin bench-filter -- "{{root}}/docs/benchmarks/filter-cost.md"
 
 # Formatting and lints, as CI wants them.
 lint: setup-rust
