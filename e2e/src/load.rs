@@ -10,8 +10,8 @@
 //! would: after a failed request, the next one goes to the next gateway,
 //! with the same session (the gateways share their session store).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -45,13 +45,16 @@ pub enum Failure {
     Lost,
 }
 
+/// Per client: when each of its requests started, and whether it succeeded.
+type Streaks = Arc<Mutex<Vec<Vec<(Instant, bool)>>>>;
+
 /// A running load.
 #[derive(Debug)]
 pub struct Load {
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
-    /// Per client: successes since its last failure.
-    streaks: Arc<Vec<AtomicUsize>>,
+    /// Per client: every request's start and success, as they complete.
+    streaks: Streaks,
     tasks: Vec<tokio::task::JoinHandle<Vec<Outcome>>>,
 }
 
@@ -73,8 +76,7 @@ impl Load {
     pub async fn start(gateways: &[String], clients: usize, max_requests: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicUsize::new(0));
-        let streaks: Arc<Vec<AtomicUsize>> =
-            Arc::new((0..clients).map(|_| AtomicUsize::new(0)).collect());
+        let streaks: Streaks = Arc::new(Mutex::new(vec![Vec::new(); clients]));
         let mut tasks = Vec::new();
         for client in 0..clients {
             let home = client % gateways.len();
@@ -120,16 +122,28 @@ impl Load {
         }
     }
 
-    /// Until every client has had `successes` in a row (bounded by
-    /// `timeout`); whether they all did.
-    pub async fn wait_until_recovered(&self, successes: usize, timeout: Duration) -> bool {
+    /// Until every client has had `successes` in a row, all started after
+    /// `since` (bounded by `timeout`); whether they all did.
+    pub async fn wait_until_recovered(
+        &self,
+        since: Instant,
+        successes: usize,
+        timeout: Duration,
+    ) -> bool {
         let start = Instant::now();
         loop {
-            if self
+            let recovered = self
                 .streaks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .all(|streak| streak.load(Ordering::SeqCst) >= successes)
-            {
+                .all(|requests| {
+                    requests.len() >= successes
+                        && requests[requests.len() - successes..]
+                            .iter()
+                            .all(|(started, ok)| *ok && *started >= since)
+                });
+            if recovered {
                 return true;
             }
             if start.elapsed() > timeout {
@@ -158,7 +172,7 @@ async fn run(
     max_requests: usize,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
-    streaks: Arc<Vec<AtomicUsize>>,
+    streaks: Streaks,
 ) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for index in 0..max_requests {
@@ -192,11 +206,9 @@ async fn run(
             result,
         });
         done.fetch_add(1, Ordering::SeqCst);
+        streaks.lock().unwrap_or_else(|e| e.into_inner())[client].push((started, !failed));
         if failed {
-            streaks[client].store(0, Ordering::SeqCst);
             gateway = (gateway + 1) % sessions.len();
-        } else {
-            streaks[client].fetch_add(1, Ordering::SeqCst);
         }
     }
     outcomes

@@ -343,6 +343,29 @@ fn require(path: &Path, what: &'static str, hint: &'static str) -> Result<(), St
 }
 
 impl Stack {
+    /// Two gateways (each an Envoy and a broker) in front of one `echo`
+    /// upstream, which the first starts, sharing the Redis session store at
+    /// `redis_url`: two replicas, as a load balancer in front sees them.
+    ///
+    /// # Errors
+    /// Either gateway fails to start.
+    pub async fn replicas(redis_url: &str) -> Result<(Stack, Stack), StackError> {
+        let store = json!({ "redis": { "url": { "value": redis_url } } });
+        let a = Stack::builder()
+            .upstream("echo", UpstreamKind::TestServer, "echo_")
+            .setting("sessionStore", store.clone())
+            .quiet()
+            .start()
+            .await?;
+        let b = Stack::builder()
+            .server("echo", &a.upstreams[0].url(), "echo_")
+            .setting("sessionStore", store)
+            .quiet()
+            .start()
+            .await?;
+        Ok((a, b))
+    }
+
     pub fn builder() -> StackBuilder {
         StackBuilder::default()
     }

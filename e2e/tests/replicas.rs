@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use e2e::Stack;
 use e2e::client::RawSession;
 use e2e::redis::RedisServer;
-use e2e::{Stack, UpstreamKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo_echo","arguments":{"text":"hi"}}}"#;
 const LIST: &[u8] = br#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
@@ -36,19 +36,7 @@ fn on(url: &str, session: &RawSession) -> RawSession {
 #[tokio::test]
 async fn a_session_opened_on_one_replica_lists_calls_and_ends_on_the_other() {
     let redis = RedisServer::start().await.expect("redis-server starts");
-    let store = json!({ "redis": { "url": { "value": redis.url() } } });
-    let a = Stack::builder()
-        .upstream("echo", UpstreamKind::TestServer, "echo_")
-        .setting("sessionStore", store.clone())
-        .start()
-        .await
-        .expect("gateway a starts");
-    let b = Stack::builder()
-        .server("echo", &a.upstreams[0].url(), "echo_")
-        .setting("sessionStore", store)
-        .start()
-        .await
-        .expect("gateway b starts");
+    let (a, b) = Stack::replicas(&redis.url()).await.expect("gateways start");
     for stack in [&a, &b] {
         stack
             .wait_for_status("echo's tools", Duration::from_secs(20), |s| {
