@@ -141,12 +141,24 @@ pub async fn post(
     let ended_meanwhile = result.is_ok() && state.sessions.is_ended(gateway).await.unwrap_or(false);
     match result {
         // The gateway session ended while its handshake ran: nobody will
-        // use or close this upstream session, so close it now.
+        // use or close the upstream sessions stored since (ours among
+        // them), so take them out of the store and close them now.
         Ok(opened) if ended_meanwhile => {
-            if let Some(id) = &opened.session.session_id {
-                handshake::close(&state.http, &spec, id).await;
+            let mut stored = state
+                .sessions
+                .end(gateway, runtime.session_max_age())
+                .await
+                .unwrap_or_default();
+            if let Some(id) = opened.session.session_id
+                && !stored.iter().any(|(_, held)| *held == id)
+            {
+                stored.push((spec.name.clone(), id));
             }
-            let _ = state.sessions.end(gateway, runtime.session_max_age()).await;
+            for (server, id) in stored {
+                if let Some(spec) = runtime.spec(&server) {
+                    handshake::close(&state.http, spec, &id).await;
+                }
+            }
             session_not_found("ended while its upstream handshake ran")
         }
         Ok(Opened { session, .. }) => Json(UpstreamSessionResponse {
