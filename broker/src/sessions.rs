@@ -256,7 +256,7 @@ impl SessionStore {
         let (gateway, server) = key.clone();
         let stale = stale.map(str::to_owned);
         let opened = open();
-        async move {
+        let handshake = async move {
             let session = opened
                 .await
                 .map_err(|e| SharedError::from(Box::new(e) as BoxedError))?;
@@ -264,8 +264,20 @@ impl SessionStore {
                 .insert(&gateway, &server, &session, stale.as_deref(), idle)
                 .await
                 .map_err(|e| SharedError::from(Box::new(e) as BoxedError))
-        }
-        .catch_unwind_shared()
+        };
+        // A panicking handshake must not poison the shared future for every
+        // later caller of this pair: it becomes an error for its waiters.
+        std::panic::AssertUnwindSafe(handshake)
+            .catch_unwind()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|_| {
+                    Err(SharedError::from(Box::new(std::io::Error::other(
+                        "the upstream handshake panicked",
+                    )) as BoxedError))
+                })
+            })
+            .boxed()
+            .shared()
     }
 
     /// Counts one handshake of `key` in its current minute.
@@ -385,31 +397,6 @@ impl SessionStore {
     /// store counts them (memory; `None` for Redis).
     pub fn counts(&self) -> Option<(usize, usize)> {
         self.records.counts()
-    }
-}
-
-/// A handshake future made shareable: a panic inside it becomes an error
-/// for every waiter instead of poisoning the shared future.
-trait CatchUnwindShared {
-    fn catch_unwind_shared(self) -> Opening;
-}
-
-impl<T> CatchUnwindShared for T
-where
-    T: Future<Output = Result<Inserted, SharedError>> + Send + 'static,
-{
-    fn catch_unwind_shared(self) -> Opening {
-        std::panic::AssertUnwindSafe(self)
-            .catch_unwind()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|_| {
-                    Err(SharedError::from(Box::new(std::io::Error::other(
-                        "the upstream handshake panicked",
-                    )) as BoxedError))
-                })
-            })
-            .boxed()
-            .shared()
     }
 }
 

@@ -10,7 +10,7 @@
 //! would: after a failed request, the next one goes to the next gateway,
 //! with the same session (the gateways share their session store).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,17 +45,15 @@ pub enum Failure {
     Lost,
 }
 
-/// Per client: when each of its requests started, and whether it succeeded.
-type Streaks = Arc<Mutex<Vec<Vec<(Instant, bool)>>>>;
+/// Per client: the outcome of each of its requests, as they complete.
+type Outcomes = Arc<Mutex<Vec<Vec<Outcome>>>>;
 
 /// A running load.
 #[derive(Debug)]
 pub struct Load {
     stop: Arc<AtomicBool>,
-    done: Arc<AtomicUsize>,
-    /// Per client: every request's start and success, as they complete.
-    streaks: Streaks,
-    tasks: Vec<tokio::task::JoinHandle<Vec<Outcome>>>,
+    outcomes: Outcomes,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What a finished load did.
@@ -75,8 +73,7 @@ impl Load {
     /// A session cannot be opened (the test fails before any fault).
     pub async fn start(gateways: &[String], clients: usize, max_requests: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicUsize::new(0));
-        let streaks: Streaks = Arc::new(Mutex::new(vec![Vec::new(); clients]));
+        let outcomes: Outcomes = Arc::new(Mutex::new(vec![Vec::new(); clients]));
         let mut tasks = Vec::new();
         for client in 0..clients {
             let home = client % gateways.len();
@@ -94,22 +91,25 @@ impl Load {
                     session
                 })
                 .collect();
-            let (stop, done, streaks) = (stop.clone(), done.clone(), streaks.clone());
+            let (stop, outcomes) = (stop.clone(), outcomes.clone());
             tasks.push(tokio::spawn(async move {
-                run(client, home, sessions, max_requests, stop, done, streaks).await
+                run(client, home, sessions, max_requests, stop, outcomes).await
             }));
         }
         Load {
             stop,
-            done,
-            streaks,
+            outcomes,
             tasks,
         }
     }
 
+    fn outcomes(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Outcome>>> {
+        self.outcomes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Requests completed so far, by every client.
     pub fn completed(&self) -> usize {
-        self.done.load(Ordering::SeqCst)
+        self.outcomes().iter().map(Vec::len).sum()
     }
 
     /// Until `more` further requests have completed (bounded by
@@ -132,17 +132,12 @@ impl Load {
     ) -> bool {
         let start = Instant::now();
         loop {
-            let recovered = self
-                .streaks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .all(|requests| {
-                    requests.len() >= successes
-                        && requests[requests.len() - successes..]
-                            .iter()
-                            .all(|(started, ok)| *ok && *started >= since)
-                });
+            let recovered = self.outcomes().iter().all(|requests| {
+                requests.len() >= successes
+                    && requests[requests.len() - successes..]
+                        .iter()
+                        .all(|o| o.result.is_ok() && o.started >= since)
+            });
             if recovered {
                 return true;
             }
@@ -157,11 +152,14 @@ impl Load {
     /// every outcome.
     pub async fn finish(self) -> Report {
         self.stop.store(true, Ordering::SeqCst);
-        let mut outcomes = Vec::new();
         for task in self.tasks {
-            outcomes.extend(task.await.unwrap_or_default());
+            let _ = task.await;
         }
-        Report { outcomes }
+        let outcomes =
+            std::mem::take(&mut *self.outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+        Report {
+            outcomes: outcomes.into_iter().flatten().collect(),
+        }
     }
 }
 
@@ -171,10 +169,8 @@ async fn run(
     sessions: Vec<RawSession>,
     max_requests: usize,
     stop: Arc<AtomicBool>,
-    done: Arc<AtomicUsize>,
-    streaks: Streaks,
-) -> Vec<Outcome> {
-    let mut outcomes = Vec::new();
+    outcomes: Outcomes,
+) {
     for index in 0..max_requests {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -198,20 +194,17 @@ async fn run(
             }
         };
         let failed = result.is_err();
-        outcomes.push(Outcome {
+        outcomes.lock().unwrap_or_else(|e| e.into_inner())[client].push(Outcome {
             client,
             gateway,
             started,
             finished: Instant::now(),
             result,
         });
-        done.fetch_add(1, Ordering::SeqCst);
-        streaks.lock().unwrap_or_else(|e| e.into_inner())[client].push((started, !failed));
         if failed {
             gateway = (gateway + 1) % sessions.len();
         }
     }
-    outcomes
 }
 
 fn error_message(message: &Value, text: &str) -> String {

@@ -55,11 +55,6 @@ pub async fn post(
         Ok(true) => return session_not_found("ended"),
         Err(error) => return rpc::refuse(error.into()),
     }
-    // Read before the handshake, which may outlive this request.
-    let log_level = match state.sessions.log_level(gateway).await {
-        Ok(level) => level,
-        Err(error) => return rpc::refuse(error.into()),
-    };
     // The router forwards the headers the client's request identified with.
     let identity = super::mcp::identity_of(
         &request_headers,
@@ -90,6 +85,15 @@ pub async fn post(
                 let capabilities = claims.client_capabilities.to_json();
                 let gateway_owned = gateway.to_owned();
                 async move {
+                    // Only a handshake needs the level, so only it reads it;
+                    // unreadable, the upstream gets none (it is advice).
+                    let log_level = match state.sessions.log_level(&gateway_owned).await {
+                        Ok(level) => level,
+                        Err(error) => {
+                            tracing::warn!(%error, "logging level not read for the handshake");
+                            None
+                        }
+                    };
                     let result = handshake::open(
                         &state.http,
                         &spec,

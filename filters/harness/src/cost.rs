@@ -239,6 +239,11 @@ pub fn exchange(host_vm: &Vm, request: &Request, kind: Kind) -> Result<HttpStrea
             ),
         });
     }
+    answer_and_finish(stream)
+}
+
+/// Answers `stream` as its upstream would, then ends it.
+fn answer_and_finish(stream: HttpStream) -> Result<HttpStream> {
     stream.respond(
         &Response::ok()
             .header("mcp-session-id", "upstream-session")
@@ -343,16 +348,7 @@ pub fn measure_floor(floor_wasm: &std::path::Path, tools: usize) -> Result<Cost>
     let vm = gateway.vm(0);
     let base_pages = vm.memory_pages();
     let request = request(Kind::Tool, tools, 200);
-    let exchange = || -> Result<HttpStream> {
-        let stream = vm.send(&request)?;
-        stream.respond(
-            &Response::ok()
-                .header("mcp-session-id", "upstream-session")
-                .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
-        )?;
-        stream.finish()?;
-        Ok(stream)
-    };
+    let exchange = || answer_and_finish(vm.send(&request)?);
     exchange()?;
     let stream = exchange()?;
     Ok(Cost::of(

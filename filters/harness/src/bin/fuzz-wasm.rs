@@ -93,7 +93,7 @@ fn markdown(report: &Report, seed: u64, libfuzzer: &str) -> String {
          fixture requests of `testdata/router/cases.json`, mutated (JSON types, \
          nesting, sizes, escapes and encodings, truncations, batches, MCP \
          headers, spoofed router headers, methods and paths), sent one after \
-         another to `mcp_router.wasm` VMs (5,000 per VM). Every answer is \
+         another to one long-lived `mcp_router.wasm` VM. Every answer is \
          checked: no trap, a well-formed JSON-RPC error or a forwarded request, \
          nothing spoofed or left hanging, and the pure core's decision where \
          it can see the same request. The `cargo fuzz` target on the core is \
