@@ -106,12 +106,13 @@ impl Runtime {
                 key_id: self.signer.key_id(),
                 revalidate_seconds: config.limits.session_revalidate_seconds,
                 cache_slots: config.limits.session_cache_slots,
-                identity_header: config.session_binding.identity_header.clone(),
+                identity_header: config.identity_header().map(str::to_owned),
             },
             access: AccessRules {
                 allowed_origins: config.allowed_origins.clone(),
                 allowed_hosts: self.allowed_hosts(),
             },
+            policy: config.policy.clone(),
             mcp_path: config.mcp_path.clone(),
             limits: Limits {
                 max_request_body_bytes: config.limits.max_request_body_bytes,

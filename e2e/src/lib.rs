@@ -6,6 +6,7 @@
 //! (`ENVOY_BIN`, `MCP_ROUTER_WASM`, `MCP_TEST_PEERS`, `MCP_PYTHON`).
 
 pub mod client;
+pub mod jwt;
 pub mod load;
 pub mod paths;
 pub mod process;

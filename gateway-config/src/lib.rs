@@ -70,6 +70,15 @@ pub struct GatewayConfig {
     /// How a gateway session is bound to the identity that opened it.
     #[serde(default)]
     pub session_binding: SessionBinding,
+    /// Bearer-token authentication in the local Envoy and the OAuth
+    /// protected resource metadata. Absent: no token is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<AuthenticationConfig>,
+    /// Who may use which tools, prompts and resources (identity rules and
+    /// virtual servers); the router checks calls and the broker filters
+    /// lists with it. Default: everyone may use everything.
+    #[serde(default, skip_serializing_if = "router_config::Policy::is_default")]
+    pub policy: router_config::Policy,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -363,6 +372,8 @@ impl Default for GatewayConfig {
             allowed_hosts: Vec::new(),
             router_authentication: RouterAuthentication::default(),
             session_binding: SessionBinding::default(),
+            authentication: None,
+            policy: router_config::Policy::default(),
             limits: LimitsConfig::default(),
             discovery: DiscoveryConfig::default(),
             session_store: SessionStoreConfig::default(),
@@ -435,6 +446,9 @@ impl GatewayConfig {
                 resolve(file);
             }
         }
+        if let Some(authentication) = &mut self.authentication {
+            authentication.resolve_paths(resolve);
+        }
         if let Some(SecretSource {
             file: Some(file), ..
         }) = &mut self.session_key
@@ -478,12 +492,12 @@ impl GatewayConfig {
                 limits.session_revalidate_seconds, limits.upstream_session_idle_seconds
             ));
         }
+        if let Some(authentication) = &self.authentication {
+            authentication.validate()?;
+        }
+        policy::validate(&self.policy, &self.servers)?;
         if let Some(header) = &self.session_binding.identity_header
-            && (header.is_empty()
-                || header.starts_with(mcp_protocol::headers::ROUTER_PREFIX)
-                || !header
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+            && !authentication::valid_header_name(header)
         {
             return Err(format!(
                 "sessionBinding.identityHeader {header:?}: a lower-case header name (a-z 0-9 -) outside x-mcp-*, which the router removes from client requests"
@@ -524,6 +538,16 @@ impl GatewayConfig {
             }
         }
         Ok(())
+    }
+
+    /// The header a gateway session is bound to: `sessionBinding`'s, else
+    /// the verified `sub` header of `authentication`, else none (the
+    /// `Authorization` value binds it).
+    pub fn identity_header(&self) -> Option<&str> {
+        self.session_binding
+            .identity_header
+            .as_deref()
+            .or_else(|| self.authentication.as_ref().map(|a| a.jwt.subject_header.as_str()))
     }
 
     /// Resolves every server's credential.
@@ -581,7 +605,12 @@ fn default_broker_cluster() -> String {
     "mcp_broker".to_owned()
 }
 
+mod authentication;
 mod limits;
+mod policy;
+pub use authentication::{
+    AuthenticationConfig, JwksSource, JwtConfig, METADATA_PATH, ResourceMetadataConfig,
+};
 pub use limits::LimitsConfig;
 
 #[cfg(test)]

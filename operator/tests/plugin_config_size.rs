@@ -27,6 +27,7 @@ fn table(name_len: usize) -> router_config::RouterConfig {
         },
         sessions: Default::default(),
         access: Default::default(),
+        policy: Default::default(),
     };
     let servers = (0..100)
         .map(|s| ServerRoute {

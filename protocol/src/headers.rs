@@ -44,6 +44,12 @@ pub const X_MCP_GATEWAY_SESSION: &str = "x-mcp-gateway-session";
 /// filter ever hold it.
 pub const X_MCP_GATEWAY_TOKEN: &str = "x-mcp-gateway-token";
 
+/// The virtual server a request goes through (Kuadrant's header). A client
+/// may send it; the router reads it (or the path `{mcpPath}/{name}`),
+/// checks the name, strips the client's copy as it does every `x-mcp-*`
+/// header, and sets it again on what it passes to the broker.
+pub const X_MCP_VIRTUALSERVER: &str = "x-mcp-virtualserver";
+
 /// `Authorization` (RFC 9110 §11.6.2).
 pub const AUTHORIZATION: &str = "authorization";
 /// `Origin` (RFC 6454 §7), sent by browsers.

@@ -97,6 +97,13 @@ pub enum Refusal {
     /// `GET` or `DELETE` of a stateless-era request (there are no sessions
     /// and no standalone stream: `subscriptions/listen` replaced it).
     MethodNotAllowed,
+    /// The caller's identity rules or its virtual server do not include
+    /// the tool, prompt or resource it called (`what`, e.g. `tool "x"`).
+    NotAllowed { what: String, reason: String },
+    /// The request selected a virtual server that is not configured.
+    UnknownVirtualServer { name: String },
+    /// The verified-claims header could not be read (not base64url JSON).
+    InvalidIdentity { detail: String },
 }
 
 /// A response the router sends itself.
@@ -342,6 +349,27 @@ impl Refusal {
                 )
                 .with_data(serde_json::json!({ "requiredCapabilities": { capability.as_str(): {} } })),
             ),
+            NotAllowed { what, reason } => (
+                200,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    format!("Forbidden: {what} is not allowed: {reason}"),
+                ),
+            ),
+            UnknownVirtualServer { name } => (
+                404,
+                RpcError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("Not found: no virtual server {name:?} on this gateway"),
+                ),
+            ),
+            InvalidIdentity { detail } => (
+                403,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    format!("Forbidden: the caller's identity cannot be read: {detail}"),
+                ),
+            ),
             MethodNotAllowed => (
                 405,
                 RpcError::new(
@@ -429,6 +457,9 @@ impl Refusal {
             MissingRequestMeta { .. } => "missing_request_meta",
             MissingClientCapability { .. } => "missing_client_capability",
             MethodNotAllowed => "method_not_allowed",
+            NotAllowed { .. } => "not_allowed",
+            UnknownVirtualServer { .. } => "unknown_virtual_server",
+            InvalidIdentity { .. } => "invalid_identity",
         }
     }
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use router_config::{BuildIssue, Entry, RouteTableSettings, RouterConfig, ServerEra, ServerRoute};
+use router_config::{
+    Access, BuildIssue, Entry, ExposedTool, RouteTableSettings, RouterConfig, ServerEra, ServerRoute,
+};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -23,6 +25,9 @@ pub struct List {
     /// The exposed definitions, in route table order: each upstream
     /// definition byte for byte, with only its exposed name spliced in.
     pub definitions: Vec<Arc<str>>,
+    /// Whose each definition is, in the same order: what the policy is
+    /// asked about when a list depends on who asks.
+    pub owners: Vec<ExposedTool>,
     /// The list result (`{"tools":[...]}`), serialised once: serialising
     /// the whole list per request was most of the broker's work.
     pub result: Arc<RawValue>,
@@ -141,18 +146,19 @@ pub fn compose(
                     .map(|d| ((spec.name.as_str(), d.key.as_str()), d))
             })
             .collect();
-        let exposed: Vec<Arc<str>> = build
+        let (exposed, owners): (Vec<Arc<str>>, Vec<ExposedTool>) = build
             .config
             .exposed(entry)
             .filter_map(|exposed| {
                 let definition =
                     definitions.get(&(exposed.server.as_str(), exposed.upstream_name.as_str()))?;
-                Some(definition.exposed(&exposed.name))
+                Some((definition.exposed(&exposed.name), exposed))
             })
-            .collect();
+            .unzip();
         List {
             result: list_result(list_method(entry).1, &exposed),
             definitions: exposed,
+            owners,
         }
     };
     let lists = PerEntry {
@@ -236,21 +242,67 @@ impl Composite {
             .get(entry)
             .get_or_init(|| {
                 let hint = self.cache.get(entry);
-                let ttl = hint
-                    .ttl_ms
-                    .map_or(default_ttl_ms, |t| t.min(default_ttl_ms));
                 let scope = if hint.private { "private" } else { "public" };
-                let list = self.list(entry).result.get();
-                // The list result is a JSON object: its hints go before the
-                // closing brace, nothing in it re-encoded.
-                let body = list.strip_suffix('}').unwrap_or(list);
-                let text = format!(
-                    r#"{body},"resultType":"complete","ttlMs":{ttl},"cacheScope":"{scope}"}}"#
-                );
-                Arc::from(RawValue::from_string(text).unwrap_or_default())
+                modern_result(&self.list(entry).result, hint, default_ttl_ms, scope)
             })
             .clone()
     }
+
+    /// The list of `entry`'s kind as `access` sees it (the policy's
+    /// identity rules and virtual server, the ones the router checks calls
+    /// with): the shared list when the policy restricts nothing, else only
+    /// the definitions `access` allows, each byte for byte.
+    pub fn list_for(&self, entry: Entry, access: &Access<'_>, restricted: bool) -> Arc<RawValue> {
+        let list = self.list(entry);
+        if !restricted {
+            return list.result.clone();
+        }
+        let allowed: Vec<Arc<str>> = list
+            .definitions
+            .iter()
+            .zip(&list.owners)
+            .filter(|(_, owner)| {
+                access.allows(&owner.server, entry, &owner.upstream_name, &owner.name)
+            })
+            .map(|(definition, _)| definition.clone())
+            .collect();
+        list_result(list_method(entry).1, &allowed)
+    }
+
+    /// [`Composite::list_for`] as a stateless-era result; `private`, since
+    /// a restricted list depends on who asks.
+    pub fn modern_list_for(
+        &self,
+        entry: Entry,
+        access: &Access<'_>,
+        restricted: bool,
+        default_ttl_ms: u64,
+    ) -> Arc<RawValue> {
+        if !restricted {
+            return self.modern_list(entry, default_ttl_ms);
+        }
+        let list = self.list_for(entry, access, true);
+        modern_result(&list, self.cache.get(entry), default_ttl_ms, "private")
+    }
+}
+
+/// A list result with the stateless era's `resultType` and caching hints:
+/// the shortest `ttlMs` of the upstreams' and `default_ttl_ms`.
+fn modern_result(
+    list: &RawValue,
+    hint: &CacheHint,
+    default_ttl_ms: u64,
+    scope: &str,
+) -> Arc<RawValue> {
+    let ttl = hint
+        .ttl_ms
+        .map_or(default_ttl_ms, |t| t.min(default_ttl_ms));
+    let list = list.get();
+    // The list result is a JSON object: its hints go before the closing
+    // brace, nothing in it re-encoded.
+    let body = list.strip_suffix('}').unwrap_or(list);
+    let text = format!(r#"{body},"resultType":"complete","ttlMs":{ttl},"cacheScope":"{scope}"}}"#);
+    Arc::from(RawValue::from_string(text).unwrap_or_default())
 }
 
 /// `{"<member>":[<definitions>]}`, concatenated from the raw definitions

@@ -20,6 +20,7 @@ fn settings() -> RouteTableSettings {
         },
         sessions: Default::default(),
         access: Default::default(),
+        policy: Default::default(),
     }
 }
 

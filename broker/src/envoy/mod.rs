@@ -3,6 +3,7 @@
 //! ([`resources`]: the router filter with the route table, the upstream
 //! clusters, the secrets).
 
+pub mod authentication;
 pub mod resources;
 
 use std::io::Write;
@@ -96,6 +97,13 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
             "initialize_burst",
             (limits.initialize_per_second.max(1) * 2).to_string(),
         ),
+        ("auth_filters", authentication::filters(config)),
+        (
+            "auth_routes",
+            authentication::routes(config, &envoy.broker_cluster),
+        ),
+        ("auth_reply_mappers", authentication::reply_mappers(config)),
+        ("auth_clusters", authentication::clusters(config)),
     ];
     let mut text = BOOTSTRAP_TEMPLATE.to_owned();
     for (name, value) in values {

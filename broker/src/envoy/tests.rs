@@ -54,6 +54,7 @@ fn route_table() -> RouterConfig {
         },
         sessions: Default::default(),
         access: Default::default(),
+        policy: Default::default(),
     };
     let server = ServerRoute {
         name: "weather".to_owned(),

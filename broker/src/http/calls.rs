@@ -22,18 +22,30 @@ use crate::upstream::client::Connection;
 use crate::upstream::wire::{Envelope, ModernHeaders};
 
 /// The server owning a modern call the router left to the broker, and the
-/// body to send it (its name spliced to the upstream's).
+/// body to send it (its name spliced to the upstream's), once the policy
+/// allows the caller to call it (the rule the router applies).
 ///
 /// # Errors
-/// The name, URI or reference nobody owns, in the words the router uses.
+/// The name, URI or reference nobody owns, in the words the router uses;
+/// the policy's refusal.
 pub fn owner(
     state: &AppState,
+    request_headers: &HeaderMap,
     method: &str,
     message: &Message<'_>,
     body: &[u8],
 ) -> Result<(String, Vec<u8>), Refusal> {
     let composite = state.catalog.current();
     let servers = &composite.route_table.servers;
+    let policy = &composite.route_table.policy;
+    let access = super::mcp::access_of(policy, request_headers)?;
+    let check = |server: &str, entry: Entry, upstream: &str, exposed: &str| {
+        if policy.is_active() {
+            access.check(server, entry, upstream, exposed)
+        } else {
+            Ok(())
+        }
+    };
     let MessageKind::Call {
         params: Params::Object(params),
         ..
@@ -53,6 +65,7 @@ pub fn owner(
         let exposed = text(field).unwrap_or_default();
         match name_owner(servers, entry, &exposed) {
             Some((server, upstream)) => {
+                check(&server, entry, &upstream, &exposed)?;
                 let body = match (upstream != exposed, field) {
                     (true, Some(field)) => Splice::new(field.span.clone(), &upstream)
                         .apply(body)
@@ -72,10 +85,16 @@ pub fn owner(
         } else {
             index.owner(&uri)
         };
-        found
+        let server = found
             .and_then(|(index, _)| servers.get(index))
-            .map(|s| (s.name.clone(), body.to_vec()))
-            .ok_or(Refusal::UnknownResource { uri })
+            .ok_or_else(|| Refusal::UnknownResource { uri: uri.clone() })?;
+        let entry = if reference {
+            Entry::ResourceTemplate
+        } else {
+            Entry::Resource
+        };
+        check(&server.name, entry, &uri, &uri)?;
+        Ok((server.name.clone(), body.to_vec()))
     };
     match method {
         methods::TOOLS_CALL => by_name(Entry::Tool, &params.name),
@@ -154,7 +173,7 @@ pub async fn forward(
     }
     let identity = identity_of(
         request_headers,
-        runtime.config.session_binding.identity_header.as_deref(),
+        runtime.config.identity_header(),
     );
     bridge::to_handshake::call(state, &spec, identity, body).await
 }

@@ -105,7 +105,11 @@ pub async fn post(
         // The list of the table the asking proxy routes with.
         let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
         let composite = state.catalog.for_table(table);
-        rpc::result(id, &*composite.list(entry).result)
+        let policy = &composite.route_table.policy;
+        match access_of(policy, &request_headers) {
+            Ok(access) => rpc::result(id, &*composite.list_for(entry, &access, policy.is_active())),
+            Err(refusal) => refuse(refusal),
+        }
     };
     match method {
         methods::PING => rpc::result(id, serde_json::json!({})),
@@ -169,6 +173,25 @@ pub async fn post(
     }
 }
 
+/// The access of a request under `policy` (its route table's): the
+/// verified claims header and the virtual server the router set (it strips
+/// a client's `x-mcp-virtualserver`; only the gateway's Envoy reaches the
+/// broker).
+///
+/// # Errors
+/// The claims header is unreadable, or the virtual server unknown.
+pub fn access_of<'p>(
+    policy: &'p router_config::Policy,
+    request_headers: &HeaderMap,
+) -> Result<router_config::Access<'p>, Refusal> {
+    policy.access_of_request(
+        request_headers
+            .get(policy.claims_header.as_str())
+            .map(|v| v.as_bytes()),
+        header_str(request_headers, headers::X_MCP_VIRTUALSERVER),
+    )
+}
+
 /// Whether a list request names a cursor: the gateway issues none.
 fn has_cursor(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
@@ -201,7 +224,7 @@ fn initialize(
     let runtime = state.runtime.load();
     let identity = identity_of(
         request_headers,
-        runtime.config.session_binding.identity_header.as_deref(),
+        runtime.config.identity_header(),
     );
     let session_id = runtime.signer.mint(version, identity, client);
     state.metrics.sessions_started.inc();
@@ -313,7 +336,7 @@ pub async fn session<'h>(
     }
     let identity = identity_of(
         request_headers,
-        runtime.config.session_binding.identity_header.as_deref(),
+        runtime.config.identity_header(),
     );
     if !claims.is_bound_to(identity) {
         return Err(Refusal::SessionOfAnotherIdentity);

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `POST/GET/DELETE {mcpPath}` | the MCP endpoint (Streamable HTTP) for everything the router does not route |
 //! | `POST /v1/upstream-sessions` | the router's session API (internal) |
+//! | `GET /.well-known/oauth-protected-resource[/{path}]` | OAuth protected resource metadata (RFC 9728), when `authentication` is set |
 //! | `GET /healthz`, `/readyz` | liveness, readiness |
 //! | `GET /status` | upstreams, health, tools, conflicts (JSON) |
 //! | `GET /metrics` | Prometheus metrics |
@@ -15,6 +16,7 @@
 mod calls;
 mod gateway_only;
 mod mcp;
+mod metadata;
 mod modern;
 mod rpc;
 mod session_api;
@@ -61,6 +63,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(gateway)
+        .route(gateway_config::METADATA_PATH, get(metadata::get))
+        .route(
+            &format!("{}/{{*path}}", gateway_config::METADATA_PATH),
+            get(metadata::get),
+        )
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
         .route("/status", get(status::status))

@@ -86,7 +86,14 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
     let list = |entry: Entry| {
         let table = header_str(&request_headers, headers::X_MCP_ROUTE_TABLE);
         let composite = state.catalog.for_table(table);
-        rpc::result(id, &*composite.modern_list(entry, ttl_ms))
+        let policy = &composite.route_table.policy;
+        match super::mcp::access_of(policy, &request_headers) {
+            Ok(access) => rpc::result(
+                id,
+                &*composite.modern_list_for(entry, &access, policy.is_active(), ttl_ms),
+            ),
+            Err(refusal) => refuse(&refusal, Some(id)),
+        }
     };
     match method.as_ref() {
         modern::SERVER_DISCOVER => rpc::result(id, discover(&state, ttl_ms)),
@@ -101,7 +108,7 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
         | methods::COMPLETION_COMPLETE => {
             let target = match bridged {
                 Some(server) => Ok((server.to_owned(), body.to_vec())),
-                None => super::calls::owner(&state, method, &message, &body),
+                None => super::calls::owner(&state, &request_headers, method, &message, &body),
             };
             let answered = match target {
                 Ok((server, body)) => {

@@ -58,7 +58,7 @@ pub async fn post(
     // The router forwards the headers the client's request identified with.
     let identity = super::mcp::identity_of(
         &request_headers,
-        runtime.config.session_binding.identity_header.as_deref(),
+        runtime.config.identity_header(),
     );
     if !claims.is_bound_to(identity) {
         return rpc::refuse(Refusal::SessionOfAnotherIdentity);

@@ -60,6 +60,7 @@ pub fn table(tools: usize) -> Vec<u8> {
             },
             sessions: Default::default(),
             access: Default::default(),
+            policy: Default::default(),
         },
         upstreams,
     );

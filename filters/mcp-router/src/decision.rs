@@ -49,9 +49,13 @@ pub struct RequestHead<'h> {
     pub mcp_method: Option<&'h str>,
     /// `mcp-name` (stateless era), as sent.
     pub mcp_name: Option<&'h str>,
+    /// `x-mcp-virtualserver`, as the client sent it.
+    pub virtual_server: Option<&'h str>,
+    /// The policy's claims header (the verified JWT payload), raw.
+    pub claims: Option<&'h [u8]>,
 }
 
-impl RequestHead<'_> {
+impl<'h> RequestHead<'h> {
     /// Who the request comes from (`mcp_protocol::identity`).
     pub fn identity(&self) -> Identity<'_> {
         Identity::of_request(self.identity, self.authorization)
@@ -63,6 +67,61 @@ impl RequestHead<'_> {
     pub fn era(&self) -> Era {
         versions::era_of(self.protocol_version).unwrap_or(Era::Modern)
     }
+
+    /// The path without its query.
+    pub fn path_only(&self) -> &'h str {
+        self.path.split_once('?').map_or(self.path, |(path, _)| path)
+    }
+
+    /// The MCP endpoint the request is for: `Some(None)` the gateway's
+    /// own, `Some(Some(name))` the virtual server `name` (selected by the
+    /// path `{mcp_path}/{name}`, which wins, or by `x-mcp-virtualserver`),
+    /// `None` not the MCP endpoint. Virtual server paths are recognised
+    /// only when the table has virtual servers.
+    pub fn endpoint(&self, table: &RouteTable) -> Option<Option<&'h str>> {
+        let path = self.path_only();
+        let mcp_path = table.mcp_path();
+        if path == mcp_path {
+            return Some(self.virtual_server.filter(|v| !v.is_empty()));
+        }
+        if table.config().policy.virtual_servers.is_empty() {
+            return None;
+        }
+        path.strip_prefix(mcp_path)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|name| !name.is_empty())
+            .map(Some)
+    }
+
+    /// Whether the request selected its virtual server by path.
+    pub fn virtual_server_by_path(&self, table: &RouteTable) -> bool {
+        self.path_only() != table.mcp_path()
+    }
+}
+
+/// Whether the request may call the entry of kind `entry` of `server`
+/// (upstream name `upstream`, exposed as `exposed`): the table's policy,
+/// read for this request's claims and virtual server.
+///
+/// # Errors
+/// The policy's refusal ([`Refusal::NotAllowed`], or the claims header
+/// unreadable).
+pub fn check_access(
+    table: &RouteTable,
+    head: &RequestHead<'_>,
+    server: &str,
+    entry: Entry,
+    upstream: &str,
+    exposed: &str,
+) -> Result<(), Refusal> {
+    let policy = &table.config().policy;
+    if !policy.is_active() {
+        return Ok(());
+    }
+    let virtual_server = head.endpoint(table).flatten();
+    policy
+        .access_of_request(head.claims, virtual_server)?
+        .check(server, entry, upstream, exposed)
 }
 
 /// A set of [`headers::CLIENT_CREDENTIALS`], by position.
@@ -161,12 +220,15 @@ pub struct RoutedCall {
 
 /// Decides on the request headers.
 pub fn on_request_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecision {
-    let path = head
-        .path
-        .split_once('?')
-        .map_or(head.path, |(path, _)| path);
-    if path != table.mcp_path() {
+    let Some(virtual_server) = head.endpoint(table) else {
         return HeadDecision::NotMcp;
+    };
+    if let Some(name) = virtual_server
+        && table.config().policy.virtual_server(name).is_none()
+    {
+        return HeadDecision::Reject(Refusal::UnknownVirtualServer {
+            name: shortened(name),
+        });
     }
     let rules = &table.config().access;
     if !access::origin_allowed(head.origin, &rules.allowed_origins) {
@@ -259,6 +321,7 @@ pub fn on_request_body<'b>(
                     server_index,
                     key: RouteKey::Answer,
                     splice: Some(splice),
+                    checked: None,
                 })
                 .ok_or(Refusal::UpstreamUnavailable {
                     server,
@@ -311,6 +374,9 @@ struct Target {
     server_index: usize,
     key: RouteKey,
     splice: Option<Splice>,
+    /// What the policy is asked about: the kind and the exposed name (or
+    /// URI); `None` for a client's answer, which calls nothing.
+    checked: Option<(Entry, String)>,
 }
 
 /// The routed call, once the request carries a session and a version the
@@ -329,6 +395,18 @@ fn routed<'b>(
     let Some(gateway_session) = head.session_id else {
         return reject(Refusal::MissingSession);
     };
+    let target = target.and_then(|target| {
+        if let (Some((entry, exposed)), Some(server)) =
+            (&target.checked, table.servers().get(target.server_index))
+        {
+            let upstream = match &target.key {
+                RouteKey::Tool(name) | RouteKey::Prompt(name) | RouteKey::Resource(name) => name,
+                RouteKey::Answer => exposed,
+            };
+            check_access(table, head, &server.name, *entry, upstream, exposed)?;
+        }
+        Ok(target)
+    });
     match target {
         Ok(target) => BodyDecision::Route(RoutedCall {
             bridged: table
@@ -380,6 +458,7 @@ fn by_name(
             _ => RouteKey::Tool(upstream_name),
         },
         splice,
+        checked: Some((entry, exposed.into_owned())),
     })
 }
 
@@ -427,10 +506,16 @@ fn by_uri(
     };
     let (uri, _) = string_member(uri, member)?;
     let server_index = resolve_uri(table, &uri, member, reference)?;
+    let entry = if reference {
+        Entry::ResourceTemplate
+    } else {
+        Entry::Resource
+    };
     Ok(Target {
         server_index,
-        key: RouteKey::Resource(uri.into_owned()),
+        key: RouteKey::Resource(uri.clone().into_owned()),
         splice: None,
+        checked: Some((entry, uri.into_owned())),
     })
 }
 
@@ -500,3 +585,6 @@ fn is_header_safe_method(method: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod policy_tests;

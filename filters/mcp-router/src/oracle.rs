@@ -116,6 +116,8 @@ impl Input {
             credentials,
             mcp_method: header("mcp-method"),
             mcp_name: header("mcp-name"),
+            virtual_server: header("x-mcp-virtualserver"),
+            claims: header("x-jwt-payload").map(str::as_bytes),
         }
     }
 }

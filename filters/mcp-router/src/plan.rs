@@ -11,6 +11,7 @@ use router_config::ServerRoute;
 use router_config::session_api::UpstreamSessionResponse;
 
 use crate::decision::{ModernCall, RequestHead, RouteKey, RoutedCall};
+use crate::table::RouteTable;
 use mcp_protocol::modern;
 use mcp_protocol::refusal::Refusal;
 
@@ -173,6 +174,25 @@ pub fn broker_headers<'a>(table_id: &'a str, method: &'a str) -> Vec<HeaderOp<'a
     let mut ops = vec![HeaderOp::Set(headers::X_MCP_METHOD, method.into())];
     if method.ends_with("/list") && !table_id.is_empty() {
         ops.push(HeaderOp::Set(headers::X_MCP_ROUTE_TABLE, table_id.into()));
+    }
+    ops
+}
+
+/// What a request passed to the broker says about its virtual server:
+/// `x-mcp-virtualserver` set to the one it selected (the client's copy was
+/// stripped with every `x-mcp-*` header), and `:path` set to the MCP path
+/// when the path selected it (the broker serves one path). Nothing without
+/// a virtual server.
+pub fn virtual_server_headers<'a>(table: &'a RouteTable, head: &RequestHead<'_>) -> Vec<HeaderOp<'a>> {
+    let Some(Some(name)) = head.endpoint(table) else {
+        return Vec::new();
+    };
+    let mut ops = vec![HeaderOp::Set(
+        headers::X_MCP_VIRTUALSERVER,
+        Cow::Owned(name.to_owned()),
+    )];
+    if head.virtual_server_by_path(table) {
+        ops.push(HeaderOp::Set(":path", table.mcp_path().into()));
     }
     ops
 }

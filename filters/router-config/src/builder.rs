@@ -18,6 +18,7 @@ pub struct RouteTableSettings {
     pub broker: BrokerRoute,
     pub sessions: SessionSettings,
     pub access: AccessRules,
+    pub policy: crate::policy::Policy,
 }
 
 /// A built route table and what the builder had to leave out of it.
@@ -215,6 +216,7 @@ pub fn build_route_table(
         broker: settings.broker,
         sessions: settings.sessions,
         access: settings.access,
+        policy: settings.policy,
         servers,
     };
     config.id = table_id(&config);

@@ -10,11 +10,13 @@
 
 mod builder;
 pub mod envoy;
+pub mod policy;
 pub mod resources;
 pub mod session_api;
 mod types;
 pub mod uri_template;
 
+pub use policy::{Access, Caller, Grant, Policy, Rule, VirtualServer};
 pub use builder::{BuildIssue, RouteTableBuild, RouteTableSettings, build_route_table};
 pub use types::{
     AccessRules, BrokerRoute, Entry, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION,

@@ -38,6 +38,10 @@ pub struct RouterConfig {
     /// Which browser origins and hosts may use the MCP endpoint.
     #[serde(default)]
     pub access: AccessRules,
+    /// Who may use which tools, prompts and resources (identity rules,
+    /// virtual servers).
+    #[serde(default, skip_serializing_if = "crate::policy::Policy::is_default")]
+    pub policy: crate::policy::Policy,
     /// Upstream servers, in priority order (the first one listed wins a
     /// name conflict).
     #[serde(default)]

@@ -85,6 +85,24 @@ pub(super) fn on_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisio
         }
         Err(refusal) => return HeadDecision::Reject(refusal),
     };
+    // A call the policy refuses goes to the broker, which refuses it by the
+    // same rule with the request's id (the headers do not carry it).
+    if let Some(server) = table.servers().get(server_index) {
+        let (entry, upstream) = match &key {
+            RouteKey::Tool(upstream) => (Entry::Tool, upstream.as_str()),
+            RouteKey::Prompt(upstream) => (Entry::Prompt, upstream.as_str()),
+            _ => (Entry::Resource, name),
+        };
+        match super::check_access(table, head, &server.name, entry, upstream, name) {
+            Ok(()) => {}
+            Err(Refusal::NotAllowed { .. }) => {
+                return HeadDecision::ModernBroker {
+                    method: checked.method.to_owned(),
+                };
+            }
+            Err(refusal) => return HeadDecision::Reject(refusal),
+        }
+    }
     let bridged = table
         .servers()
         .get(server_index)

@@ -243,6 +243,7 @@ impl McpHttp {
         match decision::on_request_body(table, &self.head.view(), body) {
             BodyDecision::Broker { method_label } => {
                 apply(plan::broker_headers(&table.config().id, &method_label));
+                apply(plan::virtual_server_headers(table, &self.head.view()));
                 Metrics::inc(self.metrics.to_broker);
                 self.state = State::Broker {
                     ending_session: None,
@@ -388,11 +389,16 @@ impl HttpContext for McpHttp {
         let Some(table) = self.table.clone() else {
             return Action::Continue;
         };
-        self.head =
-            OwnedHead::from_pairs(pairs, table.config().sessions.identity_header.as_deref());
+        let policy = &table.config().policy;
+        self.head = OwnedHead::from_pairs(
+            pairs,
+            table.config().sessions.identity_header.as_deref(),
+            (!policy.rules.is_empty()).then_some(policy.claims_header.as_str()),
+        );
         match decision::on_request_head(&table, &self.head.view()) {
             HeadDecision::NotMcp => Action::Continue,
             HeadDecision::Broker => {
+                apply(plan::virtual_server_headers(&table, &self.head.view()));
                 Metrics::inc(self.metrics.to_broker);
                 self.state = State::Broker {
                     ending_session: self.head.session_id.clone(),
@@ -402,6 +408,7 @@ impl HttpContext for McpHttp {
             HeadDecision::Reject(refusal) => self.reply(&refusal, None),
             HeadDecision::ModernBroker { method } => {
                 apply(plan::broker_headers(&table.config().id, &method));
+                apply(plan::virtual_server_headers(&table, &self.head.view()));
                 Metrics::inc(self.metrics.to_broker);
                 self.state = State::Broker {
                     ending_session: None,

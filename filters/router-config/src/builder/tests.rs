@@ -14,6 +14,7 @@ fn settings() -> RouteTableSettings {
         },
         sessions: SessionSettings::default(),
         access: AccessRules::default(),
+        policy: Default::default(),
     }
 }
 

@@ -20,6 +20,8 @@ pub(super) struct OwnedHead {
     pub(super) credentials: CredentialHeaders,
     pub(super) mcp_method: Option<String>,
     pub(super) mcp_name: Option<String>,
+    pub(super) virtual_server: Option<String>,
+    pub(super) claims: Option<String>,
 }
 
 impl OwnedHead {
@@ -28,7 +30,11 @@ impl OwnedHead {
     /// absent: every value the router reads is ASCII when valid (the broker
     /// applies the same rule to identities). A repeated header keeps its
     /// first value, as a single-header lookup would.
-    pub(super) fn from_pairs(pairs: Vec<(String, Vec<u8>)>, identity_header: Option<&str>) -> Self {
+    pub(super) fn from_pairs(
+        pairs: Vec<(String, Vec<u8>)>,
+        identity_header: Option<&str>,
+        claims_header: Option<&str>,
+    ) -> Self {
         let mut head = OwnedHead::default();
         for (name, value) in pairs {
             head.credentials.note(&name);
@@ -36,6 +42,8 @@ impl OwnedHead {
             // for UTF-8 (a client's other headers cost nothing more).
             let slot = if identity_header == Some(name.as_str()) {
                 &mut head.identity
+            } else if claims_header == Some(name.as_str()) {
+                &mut head.claims
             } else {
                 match name.as_str() {
                     ":method" | ":path" | headers::AUTHORITY => {
@@ -55,6 +63,7 @@ impl OwnedHead {
                     headers::AUTHORIZATION => &mut head.authorization,
                     modern::MCP_METHOD => &mut head.mcp_method,
                     modern::MCP_NAME => &mut head.mcp_name,
+                    headers::X_MCP_VIRTUALSERVER => &mut head.virtual_server,
                     _ => continue,
                 }
             };
@@ -81,6 +90,8 @@ impl OwnedHead {
             credentials: self.credentials,
             mcp_method: self.mcp_method.as_deref(),
             mcp_name: self.mcp_name.as_deref(),
+            virtual_server: self.virtual_server.as_deref(),
+            claims: self.claims.as_deref().map(str::as_bytes),
         }
     }
 }
