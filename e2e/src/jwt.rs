@@ -66,3 +66,26 @@ impl Issuer {
         jsonwebtoken::encode(&header, &claims, &key).expect("a signed token")
     }
 }
+
+/// A Kuadrant-style `x-mcp-authorized` value: an ES256 JWT signed with the
+/// PKCS#8 PEM key `key_pem`, whose `allowed-capabilities` claim is
+/// `capabilities` as a JSON string.
+///
+/// # Panics
+/// When the key is not a P-256 PKCS#8 PEM.
+pub fn authorized_header(key_pem: &str, capabilities: &Value) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = json!({
+        "iss": "authorino", "exp": now + 600,
+        "allowed-capabilities": capabilities.to_string(),
+    });
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(key_pem.as_bytes()).expect("a P-256 key");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &key,
+    )
+    .expect("a signed header")
+}

@@ -243,3 +243,71 @@ fn base64_url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
+
+#[tokio::test]
+async fn kuadrants_signed_header_filters_lists_and_refuses_calls() {
+    let keys = e2e::paths::repo_root().join("testdata/policy");
+    let read = |name: &str| std::fs::read_to_string(keys.join(name)).expect("test key");
+    let stack = Stack::builder()
+        .upstream("echo", UpstreamKind::TestServer, "echo_")
+        .upstream("math", UpstreamKind::TestServer, "math_")
+        .setting(
+            "policy",
+            json!({ "authorizedHeader": { "publicKey": read("authorized-signer.pub") } }),
+        )
+        .start()
+        .await
+        .expect("stack starts");
+    let signer = read("authorized-signer.key");
+    let wide = e2e::jwt::authorized_header(
+        &signer,
+        &json!({ "tools": { "echo": ["echo"], "math": ["add"] }, "prompts": { "math": ["greeting"] } }),
+    );
+    let narrow = e2e::jwt::authorized_header(&signer, &json!({ "tools": { "math": ["add"] } }));
+    let session_with = |value: &str| {
+        let url = stack.gateway_url();
+        let value = value.to_owned();
+        async move {
+            let mut session = RawSession::new(&url).with_header("x-mcp-authorized", &value);
+            session.initialize().await.expect("initialize");
+            session
+        }
+    };
+    let wide = session_with(&wide).await;
+    let narrow = session_with(&narrow).await;
+    assert_eq!(sorted(names(&wide, "tools/list", "tools").await), ["echo_echo", "math_add"]);
+    assert_eq!(names(&wide, "prompts/list", "prompts").await, ["math_greeting"]);
+    assert_eq!(names(&narrow, "tools/list", "tools").await, ["math_add"]);
+    assert_eq!(
+        sorted(names(&narrow, "prompts/list", "prompts").await),
+        ["echo_greeting", "math_greeting"],
+        "a kind the claim does not name is not restricted (Kuadrant's reading)"
+    );
+    let echoed = call(&wide, "echo_echo", json!({ "text": "hi" })).await;
+    assert_eq!(echoed["result"]["content"][0]["text"], "hi", "{echoed}");
+    let refused = call(&narrow, "echo_echo", json!({ "text": "hi" })).await;
+    assert_eq!(
+        refused["error"]["message"],
+        "Forbidden: tool \"echo_echo\" is not allowed: its x-mcp-authorized header does not include it"
+    );
+
+    // Signed by another key: refused outright; without the header: nothing.
+    let forged = e2e::jwt::authorized_header(&read("other-signer.key"), &json!({ "tools": { "echo": ["echo"] } }));
+    let answer = session_with(&forged)
+        .await
+        .post(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo_echo","arguments":{"text":"x"}}}"#)
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, 403, "{}", answer.message_text());
+    assert!(answer.message_text().contains("signature does not verify"));
+    let mut bare = RawSession::new(&stack.gateway_url());
+    bare.initialize().await.expect("initialize");
+    assert!(names(&bare, "tools/list", "tools").await.is_empty());
+    let refused = call(&bare, "math_add", json!({ "a": 1, "b": 1 })).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("the request carries no x-mcp-authorized header")),
+        "{refused}"
+    );
+}

@@ -29,6 +29,9 @@ pub(crate) fn validate(policy: &Policy, servers: &[ServerConfig]) -> Result<(), 
             ));
         }
     }
+    if let Some(header) = &policy.authorized_header {
+        router_config::policy::AuthorizedVerifier::new(header)?;
+    }
     let mut names = std::collections::HashSet::new();
     for virtual_server in &policy.virtual_servers {
         if !is_virtual_server_name(&virtual_server.name) {

@@ -50,6 +50,12 @@ pub const X_MCP_GATEWAY_TOKEN: &str = "x-mcp-gateway-token";
 /// header, and sets it again on what it passes to the broker.
 pub const X_MCP_VIRTUALSERVER: &str = "x-mcp-virtualserver";
 
+/// Kuadrant's trusted header: an ES256 JWT of the caller's allowed
+/// capabilities, set by the policy layer in front of the gateway
+/// (`router_config::policy::authorized`). Kept on what goes to the broker
+/// (it checks lists with it), removed from routed calls.
+pub const X_MCP_AUTHORIZED: &str = "x-mcp-authorized";
+
 /// `Authorization` (RFC 9110 §11.6.2).
 pub const AUTHORIZATION: &str = "authorization";
 /// `Origin` (RFC 6454 §7), sent by browsers.

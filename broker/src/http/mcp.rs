@@ -184,12 +184,19 @@ pub fn access_of<'p>(
     policy: &'p router_config::Policy,
     request_headers: &HeaderMap,
 ) -> Result<router_config::Access<'p>, Refusal> {
-    policy.access_of_request(
-        request_headers
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let request = router_config::policy::RequestIdentity {
+        claims: request_headers
             .get(policy.claims_header.as_str())
             .map(|v| v.as_bytes()),
-        header_str(request_headers, headers::X_MCP_VIRTUALSERVER),
-    )
+        authorized: request_headers
+            .get(headers::X_MCP_AUTHORIZED)
+            .map(|v| v.as_bytes()),
+        virtual_server: header_str(request_headers, headers::X_MCP_VIRTUALSERVER),
+    };
+    policy.access_of_request(&request, now)
 }
 
 /// Whether a list request names a cursor: the gateway issues none.

@@ -53,6 +53,10 @@ pub struct RequestHead<'h> {
     pub virtual_server: Option<&'h str>,
     /// The policy's claims header (the verified JWT payload), raw.
     pub claims: Option<&'h [u8]>,
+    /// `x-mcp-authorized` (Kuadrant's signed capabilities), raw.
+    pub authorized: Option<&'h [u8]>,
+    /// The host's clock when the headers arrived, Unix seconds (0: none).
+    pub now: u64,
 }
 
 impl<'h> RequestHead<'h> {
@@ -119,8 +123,10 @@ pub fn check_access(
         return Ok(());
     }
     let virtual_server = head.endpoint(table).flatten();
+    let caller = policy.caller(head.claims)?;
+    let authorized = table.authorized(head.authorized, head.now)?;
     policy
-        .access_of_request(head.claims, virtual_server)?
+        .access(caller, authorized, virtual_server)?
         .check(server, entry, upstream, exposed)
 }
 

@@ -118,6 +118,8 @@ impl Input {
             mcp_name: header("mcp-name"),
             virtual_server: header("x-mcp-virtualserver"),
             claims: header("x-jwt-payload").map(str::as_bytes),
+            authorized: header("x-mcp-authorized").map(str::as_bytes),
+            now: 0,
         }
     }
 }

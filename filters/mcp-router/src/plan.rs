@@ -123,6 +123,11 @@ fn routing_headers<'a>(
         if head.path != server.path {
             ops.push(HeaderOp::Set(":path", server.path.as_str().into()));
         }
+        // The caller's signed capabilities are the gateway's business,
+        // not the upstream's (kept only where the policy reads them).
+        if head.authorized.is_some() {
+            ops.push(HeaderOp::Remove(headers::X_MCP_AUTHORIZED));
+        }
     }
     ops.push(HeaderOp::Set(
         headers::X_MCP_METHOD,

@@ -7,11 +7,19 @@
 //! shared with the broker; why URIs are not rewritten per server, and who
 //! owns one, is written there.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
+use mcp_protocol::refusal::Refusal;
+use router_config::policy::{Authorized, AuthorizedVerifier, Capabilities};
 use router_config::resources::{ResourceIndex, ResourceMatch};
 use router_config::{BrokerRoute, Entry, RouterConfig, ServerRoute};
+
+/// Verified `x-mcp-authorized` values kept per VM: an ECDSA verification
+/// costs far more than the rest of a routed call, and a client sends the
+/// same header on every request until it is re-issued.
+const VERIFIED_CAPACITY: usize = 256;
 
 /// Keys come from trusted configuration, so a fixed-key hasher is safe
 /// (clients only look up) and needs no entropy from the host.
@@ -31,6 +39,15 @@ pub struct RouteTable {
     resources: ResourceIndex,
     /// Slots of the session cache (a power of two).
     cache_slots: u32,
+    /// The policy's `x-mcp-authorized` key (or why it cannot be used) and
+    /// the values it verified.
+    authorized: Option<AuthorizedCheck>,
+}
+
+#[derive(Debug)]
+struct AuthorizedCheck {
+    verifier: Result<AuthorizedVerifier, String>,
+    verified: RefCell<HashMap<String, Capabilities, FixedState>>,
 }
 
 /// Where one call by name (a tool's or a prompt's) goes.
@@ -84,7 +101,16 @@ impl RouteTable {
         let resources = ResourceIndex::new(&config.servers);
         // Longest prefix first, so "a_b_" wins over "a_" for "a_b_tool".
         prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        let authorized = config
+            .policy
+            .authorized_header
+            .as_ref()
+            .map(|header| AuthorizedCheck {
+                verifier: AuthorizedVerifier::new(header),
+                verified: RefCell::new(HashMap::default()),
+            });
         RouteTable {
+            authorized,
             cache_slots: crate::session_cache::slot_count(config.sessions.cache_slots),
             config,
             tools,
@@ -92,6 +118,44 @@ impl RouteTable {
             prefixes,
             resources,
         }
+    }
+
+    /// What the request's `x-mcp-authorized` value establishes under the
+    /// table's policy; `now` is Unix seconds. A value is verified once and
+    /// its capabilities kept (up to [`VERIFIED_CAPACITY`] values, each
+    /// until its `exp`).
+    ///
+    /// # Errors
+    /// The value does not verify, or the configured key is unusable.
+    pub fn authorized(&self, value: Option<&[u8]>, now: u64) -> Result<Authorized, Refusal> {
+        self.config.policy.authorized(value, |value| {
+            let Some(check) = &self.authorized else {
+                return Err(Refusal::Internal {
+                    detail: "authorized header without a key".to_owned(),
+                });
+            };
+            let key = std::str::from_utf8(value).unwrap_or_default();
+            if let Ok(verified) = check.verified.try_borrow()
+                && let Some(capabilities) = verified.get(key)
+                && capabilities.expires_at.is_none_or(|exp| now < exp)
+            {
+                return Ok(capabilities.clone());
+            }
+            let verifier = check
+                .verifier
+                .as_ref()
+                .map_err(|detail| Refusal::InvalidIdentity {
+                    detail: detail.clone(),
+                })?;
+            let capabilities = verifier.verify(value, now)?;
+            if let Ok(mut verified) = check.verified.try_borrow_mut() {
+                if verified.len() >= VERIFIED_CAPACITY {
+                    verified.clear();
+                }
+                verified.insert(key.to_owned(), capabilities.clone());
+            }
+            Ok(capabilities)
+        })
     }
 
     /// Finds the route of an exposed tool name: an exact listing first,

@@ -17,6 +17,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::Entry;
 
+pub mod authorized;
+pub use authorized::{AuthorizedHeader, AuthorizedVerifier, Capabilities};
+
+/// What the request's `x-mcp-authorized` header established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorized {
+    /// The policy has no `authorizedHeader`, or does not require one and
+    /// the request has none: this form restricts nothing.
+    NotConfigured,
+    /// Required, and the request has none: nothing is allowed.
+    Missing,
+    Verified(Capabilities),
+}
+
+/// The identity headers of one request, raw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIdentity<'a> {
+    /// The claims header (the verified JWT payload).
+    pub claims: Option<&'a [u8]>,
+    /// `x-mcp-authorized`.
+    pub authorized: Option<&'a [u8]>,
+    /// The virtual server the request selected.
+    pub virtual_server: Option<&'a str>,
+}
+
 /// Identity rules and virtual servers, in the route table as `policy`.
 /// The default (no rules, no virtual servers) allows every caller
 /// everything.
@@ -40,6 +65,10 @@ pub struct Policy {
     /// `X-Mcp-Virtualserver` header or by the path `{mcpPath}/{name}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_servers: Vec<VirtualServer>,
+    /// Kuadrant's form of identity rules: a signed `x-mcp-authorized`
+    /// header ([`authorized`]). With `rules` too, both must allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_header: Option<AuthorizedHeader>,
 }
 
 impl Default for Policy {
@@ -49,6 +78,7 @@ impl Default for Policy {
             groups_claim: default_groups_claim(),
             rules: Vec::new(),
             virtual_servers: Vec::new(),
+            authorized_header: None,
         }
     }
 }
@@ -171,6 +201,7 @@ pub struct Access<'p> {
     policy: &'p Policy,
     /// `None`: no verified claims (an unidentified caller).
     caller: Option<Caller>,
+    authorized: Authorized,
     virtual_server: Option<&'p VirtualServer>,
 }
 
@@ -182,7 +213,43 @@ impl Policy {
 
     /// Whether the policy restricts anything (lists then depend on who asks).
     pub fn is_active(&self) -> bool {
-        !self.rules.is_empty() || !self.virtual_servers.is_empty()
+        !self.rules.is_empty()
+            || !self.virtual_servers.is_empty()
+            || self.authorized_header.is_some()
+    }
+
+    /// The caller of a request with this claims header value, when the
+    /// rules need one.
+    ///
+    /// # Errors
+    /// [`Refusal::InvalidIdentity`].
+    pub fn caller(&self, claims: Option<&[u8]>) -> Result<Option<Caller>, Refusal> {
+        match claims {
+            Some(value) if !self.rules.is_empty() => {
+                Caller::from_claims_header(value, &self.groups_claim).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What `x-mcp-authorized` (`value`) establishes under this policy,
+    /// `verify` reading a present value (the router caches its answers).
+    ///
+    /// # Errors
+    /// `verify`'s refusal.
+    pub fn authorized(
+        &self,
+        value: Option<&[u8]>,
+        verify: impl FnOnce(&[u8]) -> Result<Capabilities, Refusal>,
+    ) -> Result<Authorized, Refusal> {
+        let Some(config) = &self.authorized_header else {
+            return Ok(Authorized::NotConfigured);
+        };
+        match value {
+            Some(value) if !value.is_empty() => verify(value).map(Authorized::Verified),
+            _ if config.required => Ok(Authorized::Missing),
+            _ => Ok(Authorized::NotConfigured),
+        }
     }
 
     /// The access of a request with these header values: the claims
@@ -192,16 +259,19 @@ impl Policy {
     /// [`Refusal::InvalidIdentity`], [`Refusal::UnknownVirtualServer`].
     pub fn access_of_request(
         &self,
-        claims: Option<&[u8]>,
-        virtual_server: Option<&str>,
+        request: &RequestIdentity<'_>,
+        now: u64,
     ) -> Result<Access<'_>, Refusal> {
-        let caller = match claims {
-            Some(value) if !self.rules.is_empty() => {
-                Some(Caller::from_claims_header(value, &self.groups_claim)?)
-            }
-            _ => None,
-        };
-        self.access(caller, virtual_server)
+        let caller = self.caller(request.claims)?;
+        let authorized = self.authorized(request.authorized, |value| {
+            let config = self.authorized_header.as_ref().ok_or(Refusal::Internal {
+                detail: "authorized header checked without a configuration".to_owned(),
+            })?;
+            AuthorizedVerifier::new(config)
+                .map_err(|detail| Refusal::InvalidIdentity { detail })?
+                .verify(value, now)
+        })?;
+        self.access(caller, authorized, request.virtual_server)
     }
 
     /// The virtual server named `name`.
@@ -212,12 +282,14 @@ impl Policy {
     /// The access of a request from `caller` (its claims, read with
     /// [`Caller::from_claims_header`]; `None` without the header) through
     /// the virtual server `virtual_server` (`None`: the whole gateway).
+    /// with what its `x-mcp-authorized` header established.
     ///
     /// # Errors
     /// [`Refusal::UnknownVirtualServer`] for a name not configured.
     pub fn access<'p>(
         &'p self,
         caller: Option<Caller>,
+        authorized: Authorized,
         virtual_server: Option<&str>,
     ) -> Result<Access<'p>, Refusal> {
         let virtual_server = match virtual_server {
@@ -231,6 +303,7 @@ impl Policy {
         Ok(Access {
             policy: self,
             caller,
+            authorized,
             virtual_server,
         })
     }
@@ -275,6 +348,17 @@ impl Access<'_> {
                     "it is not in virtual server {:?}",
                     virtual_server.name
                 ));
+            }
+        }
+        match &self.authorized {
+            Authorized::NotConfigured => {}
+            Authorized::Missing => {
+                return Some("the request carries no x-mcp-authorized header".to_owned());
+            }
+            Authorized::Verified(capabilities) => {
+                if !capabilities.allows(server, entry, upstream) {
+                    return Some("its x-mcp-authorized header does not include it".to_owned());
+                }
             }
         }
         if self.policy.rules.is_empty() {

@@ -380,9 +380,18 @@ impl Context for McpHttp {
 impl HttpContext for McpHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let pairs = host::request_headers();
-        // Policies downstream trust x-mcp-* headers: only the router sets them.
+        // Policies downstream trust x-mcp-* headers: only the router sets
+        // them. The one exception is the signed x-mcp-authorized where the
+        // policy reads it (a client cannot forge its signature): the broker
+        // filters lists with it, and routed calls drop it (plan).
+        let keep_authorized = self
+            .table
+            .as_ref()
+            .is_some_and(|t| t.config().policy.authorized_header.is_some());
         for (name, _) in &pairs {
-            if name.starts_with(headers::ROUTER_PREFIX) {
+            if name.starts_with(headers::ROUTER_PREFIX)
+                && !(keep_authorized && name == headers::X_MCP_AUTHORIZED)
+            {
                 host::remove_request_header(name);
             }
         }
@@ -395,6 +404,9 @@ impl HttpContext for McpHttp {
             table.config().sessions.identity_header.as_deref(),
             (!policy.rules.is_empty()).then_some(policy.claims_header.as_str()),
         );
+        if policy.authorized_header.is_some() {
+            self.head.now = now();
+        }
         match decision::on_request_head(&table, &self.head.view()) {
             HeadDecision::NotMcp => Action::Continue,
             HeadDecision::Broker => {

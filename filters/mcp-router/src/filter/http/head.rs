@@ -22,6 +22,8 @@ pub(super) struct OwnedHead {
     pub(super) mcp_name: Option<String>,
     pub(super) virtual_server: Option<String>,
     pub(super) claims: Option<String>,
+    pub(super) authorized: Option<String>,
+    pub(super) now: u64,
 }
 
 impl OwnedHead {
@@ -64,6 +66,7 @@ impl OwnedHead {
                     modern::MCP_METHOD => &mut head.mcp_method,
                     modern::MCP_NAME => &mut head.mcp_name,
                     headers::X_MCP_VIRTUALSERVER => &mut head.virtual_server,
+                    headers::X_MCP_AUTHORIZED => &mut head.authorized,
                     _ => continue,
                 }
             };
@@ -92,6 +95,8 @@ impl OwnedHead {
             mcp_name: self.mcp_name.as_deref(),
             virtual_server: self.virtual_server.as_deref(),
             claims: self.claims.as_deref().map(str::as_bytes),
+            authorized: self.authorized.as_deref().map(str::as_bytes),
+            now: self.now,
         }
     }
 }
