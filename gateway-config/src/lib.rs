@@ -79,6 +79,10 @@ pub struct GatewayConfig {
     /// lists with it. Default: everyone may use everything.
     #[serde(default, skip_serializing_if = "router_config::Policy::is_default")]
     pub policy: router_config::Policy,
+    /// Token buckets on routed calls, per identity, server or tool (the
+    /// local Envoy's `local_ratelimit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimit>,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -374,6 +378,7 @@ impl Default for GatewayConfig {
             session_binding: SessionBinding::default(),
             authentication: None,
             policy: router_config::Policy::default(),
+            rate_limits: Vec::new(),
             limits: LimitsConfig::default(),
             discovery: DiscoveryConfig::default(),
             session_store: SessionStoreConfig::default(),
@@ -496,6 +501,7 @@ impl GatewayConfig {
             authentication.validate()?;
         }
         policy::validate(&self.policy, &self.servers)?;
+        rate_limits::validate(&self.rate_limits, self.identity_header())?;
         if let Some(header) = &self.session_binding.identity_header
             && !authentication::valid_header_name(header)
         {
@@ -608,10 +614,12 @@ fn default_broker_cluster() -> String {
 mod authentication;
 mod limits;
 mod policy;
+mod rate_limits;
 pub use authentication::{
     AuthenticationConfig, JwksSource, JwtConfig, METADATA_PATH, ResourceMetadataConfig,
 };
 pub use limits::LimitsConfig;
+pub use rate_limits::{RateLimit, RateLimitKey};
 
 #[cfg(test)]
 mod tests;

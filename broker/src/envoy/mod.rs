@@ -4,6 +4,7 @@
 //! clusters, the secrets).
 
 pub mod authentication;
+pub mod rate_limits;
 pub mod resources;
 
 use std::io::Write;
@@ -104,6 +105,14 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
         ),
         ("auth_reply_mappers", authentication::reply_mappers(config)),
         ("auth_clusters", authentication::clusters(config)),
+        (
+            "routed_call_rate_limits",
+            rate_limits::route_rate_limits(config),
+        ),
+        (
+            "routed_call_filter_config",
+            rate_limits::route_filter_config(config),
+        ),
     ];
     let mut text = BOOTSTRAP_TEMPLATE.to_owned();
     for (name, value) in values {
