@@ -47,10 +47,14 @@ async fn stack() -> (Stack, Issuer, tempfile::TempDir) {
 
 /// A session of `token`'s bearer on `url`, initialized.
 async fn open_session(url: &str, token: &str) -> RawSession {
-    let mut session =
-        RawSession::new(url).with_header("authorization", &format!("Bearer {token}"));
+    let mut session = RawSession::new(url).with_header("authorization", &format!("Bearer {token}"));
     let answer = session.initialize().await.expect("initialize");
-    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     session
 }
 
@@ -90,7 +94,10 @@ async fn without_a_valid_token_the_answer_is_401_pointing_at_the_metadata() {
     let wrong_audience = issuer.token("ann", json!({ "aud": "someone-else" }));
     for (what, token) in [
         ("no token", None),
-        ("another key's token", Some(other_key.token("ann", json!({})))),
+        (
+            "another key's token",
+            Some(other_key.token("ann", json!({}))),
+        ),
         ("an expired token", Some(expired)),
     ] {
         let answer = match &token {
@@ -104,12 +111,17 @@ async fn without_a_valid_token_the_answer_is_401_pointing_at_the_metadata() {
         assert_eq!(answer.status, 401, "{what}");
         assert_eq!(
             answer.header("www-authenticate"),
-            Some(format!("Bearer resource_metadata=\"{METADATA_URL}\", scope=\"mcp:tools\"").as_str()),
+            Some(
+                format!("Bearer resource_metadata=\"{METADATA_URL}\", scope=\"mcp:tools\"")
+                    .as_str()
+            ),
             "{what}"
         );
         let error = &answer.json()["error"];
         assert!(
-            error["message"].as_str().is_some_and(|m| m.starts_with("Unauthorized")),
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Unauthorized")),
             "{what}: {error}"
         );
     }
@@ -126,7 +138,11 @@ async fn without_a_valid_token_the_answer_is_401_pointing_at_the_metadata() {
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
     ] {
-        let answer = http.get(format!("{base}{path}")).send().await.expect("metadata");
+        let answer = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("metadata");
         assert_eq!(answer.status(), 200, "{path}");
         let document: Value = answer.json().await.expect("JSON");
         assert_eq!(
@@ -148,7 +164,11 @@ async fn without_a_valid_token_the_answer_is_401_pointing_at_the_metadata() {
     assert_eq!(elsewhere.status(), 404);
 
     // The next request, with a good token, is served.
-    let admin = open_session(&stack.gateway_url(), &issuer.token("root", json!({ "groups": ["admins"] }))).await;
+    let admin = open_session(
+        &stack.gateway_url(),
+        &issuer.token("root", json!({ "groups": ["admins"] })),
+    )
+    .await;
     let sum = call(&admin, "math_add", json!({ "a": 2, "b": 3 })).await;
     assert_eq!(sum["result"]["content"][0]["text"], "5", "{sum}");
 }
@@ -156,12 +176,21 @@ async fn without_a_valid_token_the_answer_is_401_pointing_at_the_metadata() {
 #[tokio::test]
 async fn two_identities_see_different_lists_and_calls() {
     let (stack, issuer, _keys) = stack().await;
-    let admin = open_session(&stack.gateway_url(), &issuer.token("root", json!({ "groups": ["admins"] }))).await;
-    let user = open_session(&stack.gateway_url(), &issuer.token("ann", json!({ "groups": ["users"] }))).await;
+    let admin = open_session(
+        &stack.gateway_url(),
+        &issuer.token("root", json!({ "groups": ["admins"] })),
+    )
+    .await;
+    let user = open_session(
+        &stack.gateway_url(),
+        &issuer.token("ann", json!({ "groups": ["users"] })),
+    )
+    .await;
 
     let every_tool = sorted(names(&admin, "tools/list", "tools").await);
     assert!(
-        every_tool.contains(&"math_add".to_owned()) && every_tool.contains(&"echo_whoami".to_owned()),
+        every_tool.contains(&"math_add".to_owned())
+            && every_tool.contains(&"echo_whoami".to_owned()),
         "{every_tool:?}"
     );
     assert_eq!(names(&user, "tools/list", "tools").await, ["echo_echo"]);
@@ -169,7 +198,10 @@ async fn two_identities_see_different_lists_and_calls() {
         sorted(names(&admin, "prompts/list", "prompts").await),
         ["echo_greeting", "math_greeting"]
     );
-    assert_eq!(names(&user, "prompts/list", "prompts").await, ["echo_greeting"]);
+    assert_eq!(
+        names(&user, "prompts/list", "prompts").await,
+        ["echo_greeting"]
+    );
     assert!(names(&user, "resources/list", "resources").await.is_empty());
 
     // The call the user may not make is refused before any upstream sees it.
@@ -189,7 +221,11 @@ async fn two_identities_see_different_lists_and_calls() {
     for tool in &every_tool {
         let answer = call(&user, tool, json!({ "text": "x", "a": 1, "b": 1 })).await;
         let listed = tool == "echo_echo";
-        assert_eq!(answer["error"]["code"] != -32003, listed, "{tool}: {answer}");
+        assert_eq!(
+            answer["error"]["code"] != -32003,
+            listed,
+            "{tool}: {answer}"
+        );
     }
 
     // A client's own claims header is replaced by the verified one.
@@ -201,7 +237,9 @@ async fn two_identities_see_different_lists_and_calls() {
         )
         .await
         .expect("list");
-    let tools = answer.message()["result"]["tools"].as_array().map_or(0, Vec::len);
+    let tools = answer.message()["result"]["tools"]
+        .as_array()
+        .map_or(0, Vec::len);
     assert_eq!(tools, 1, "{}", answer.message_text());
 }
 
@@ -220,7 +258,10 @@ async fn a_virtual_server_by_header_or_by_path_shows_and_calls_only_its_members(
             ["echo_echo", "math_add"],
             "{how}"
         );
-        assert!(names(session, "prompts/list", "prompts").await.is_empty(), "{how}");
+        assert!(
+            names(session, "prompts/list", "prompts").await.is_empty(),
+            "{how}"
+        );
         let sum = call(session, "math_add", json!({ "a": 1, "b": 2 })).await;
         assert_eq!(sum["result"]["content"][0]["text"], "3", "{how}: {sum}");
         let refused = call(session, "echo_add", json!({ "a": 1, "b": 2 })).await;
@@ -275,8 +316,14 @@ async fn kuadrants_signed_header_filters_lists_and_refuses_calls() {
     };
     let wide = session_with(&wide).await;
     let narrow = session_with(&narrow).await;
-    assert_eq!(sorted(names(&wide, "tools/list", "tools").await), ["echo_echo", "math_add"]);
-    assert_eq!(names(&wide, "prompts/list", "prompts").await, ["math_greeting"]);
+    assert_eq!(
+        sorted(names(&wide, "tools/list", "tools").await),
+        ["echo_echo", "math_add"]
+    );
+    assert_eq!(
+        names(&wide, "prompts/list", "prompts").await,
+        ["math_greeting"]
+    );
     assert_eq!(names(&narrow, "tools/list", "tools").await, ["math_add"]);
     assert_eq!(
         sorted(names(&narrow, "prompts/list", "prompts").await),
@@ -292,7 +339,10 @@ async fn kuadrants_signed_header_filters_lists_and_refuses_calls() {
     );
 
     // Signed by another key: refused outright; without the header: nothing.
-    let forged = e2e::jwt::authorized_header(&read("other-signer.key"), &json!({ "tools": { "echo": ["echo"] } }));
+    let forged = e2e::jwt::authorized_header(
+        &read("other-signer.key"),
+        &json!({ "tools": { "echo": ["echo"] } }),
+    );
     let answer = session_with(&forged)
         .await
         .post(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo_echo","arguments":{"text":"x"}}}"#)

@@ -55,12 +55,23 @@ async fn a_limit_per_identity_and_tool_is_reached_answered_429_and_refilled() {
     // Three calls in the window pass; the fourth is refused before the upstream.
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.push(alice.post(&call("echo_echo")).await.expect("answered").status);
+        statuses.push(
+            alice
+                .post(&call("echo_echo"))
+                .await
+                .expect("answered")
+                .status,
+        );
     }
     assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
     let limited = alice.post(&call("echo_echo")).await.expect("answered");
     assert_eq!(limited.status, 429);
-    assert_eq!(limited.json()["error"]["code"], -32000, "{}", limited.message_text());
+    assert_eq!(
+        limited.json()["error"]["code"],
+        -32000,
+        "{}",
+        limited.message_text()
+    );
     assert!(
         limited.json()["error"]["message"]
             .as_str()
@@ -71,17 +82,34 @@ async fn a_limit_per_identity_and_tool_is_reached_answered_429_and_refilled() {
     let limited_at = Instant::now();
 
     // Another tool, and another identity, have buckets of their own.
-    assert_eq!(alice.post(&call("echo_add")).await.expect("answered").status, 200);
-    assert_eq!(bob.post(&call("echo_echo")).await.expect("answered").status, 200);
+    assert_eq!(
+        alice
+            .post(&call("echo_add"))
+            .await
+            .expect("answered")
+            .status,
+        200
+    );
+    assert_eq!(
+        bob.post(&call("echo_echo")).await.expect("answered").status,
+        200
+    );
 
     // The bucket refills after its window (2 s), not before.
     loop {
-        let status = alice.post(&call("echo_echo")).await.expect("answered").status;
+        let status = alice
+            .post(&call("echo_echo"))
+            .await
+            .expect("answered")
+            .status;
         if status == 200 {
             break;
         }
         assert_eq!(status, 429);
-        assert!(limited_at.elapsed() < Duration::from_secs(5), "never refilled");
+        assert!(
+            limited_at.elapsed() < Duration::from_secs(5),
+            "never refilled"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stat = stack

@@ -550,10 +550,11 @@ impl GatewayConfig {
     /// the verified `sub` header of `authentication`, else none (the
     /// `Authorization` value binds it).
     pub fn identity_header(&self) -> Option<&str> {
-        self.session_binding
-            .identity_header
-            .as_deref()
-            .or_else(|| self.authentication.as_ref().map(|a| a.jwt.subject_header.as_str()))
+        self.session_binding.identity_header.as_deref().or_else(|| {
+            self.authentication
+                .as_ref()
+                .map(|a| a.jwt.subject_header.as_str())
+        })
     }
 
     /// Resolves every server's credential.

@@ -41,10 +41,7 @@ pub struct RateLimit {
     pub tool: Option<String>,
 }
 
-pub(crate) fn validate(
-    limits: &[RateLimit],
-    identity_header: Option<&str>,
-) -> Result<(), String> {
+pub(crate) fn validate(limits: &[RateLimit], identity_header: Option<&str>) -> Result<(), String> {
     let mut names = std::collections::HashSet::new();
     for limit in limits {
         let valid_name = !limit.name.is_empty()

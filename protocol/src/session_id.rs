@@ -1,4 +1,5 @@
-//! Validation of `Mcp-Session-Id` values.
+//! Validation of `Mcp-Session-Id` values, and how logs name a session
+//! without holding its credential.
 
 /// Upper bound on a session id's length, in bytes. The specification sets
 /// none; ids minted by the gateway are far shorter, and a bound keeps
@@ -10,6 +11,19 @@ pub const MAX_LEN: usize = 256;
 /// requires of session ids.
 pub fn is_valid(value: &[u8]) -> bool {
     !value.is_empty() && value.len() <= MAX_LEN && value.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// Characters of a session id that logs show.
+pub const LOG_TAG_LEN: usize = 16;
+
+/// How logs name a session: its first [`LOG_TAG_LEN`] characters. A
+/// gateway session id is 16 random bytes, its parameters, then an HMAC tag
+/// over them (the broker's `session_token` layout), so its first 16
+/// characters (12 of the random bytes) tell sessions apart but are not a
+/// credential: without the tag the rest of the id cannot be made. A shorter
+/// id is shown whole (it is not one the gateway issued).
+pub fn log_tag(id: &str) -> &str {
+    id.get(..LOG_TAG_LEN).unwrap_or(id)
 }
 
 #[cfg(test)]
@@ -27,5 +41,12 @@ mod tests {
         assert!(!is_valid("caf\u{e9}".as_bytes()));
         assert!(!is_valid(&[b'a'; MAX_LEN + 1]));
         assert!(is_valid(&[b'a'; MAX_LEN]));
+    }
+
+    #[test]
+    fn the_log_tag_is_the_ids_random_start() {
+        let id = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        assert_eq!(log_tag(id), "AbCdEfGhIjKlMnOp");
+        assert_eq!(log_tag("short"), "short");
     }
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use router_config::{
-    Access, BuildIssue, Entry, ExposedTool, RouteTableSettings, RouterConfig, ServerEra, ServerRoute,
+    Access, BuildIssue, Entry, ExposedTool, RouteTableSettings, RouterConfig, ServerEra,
+    ServerRoute,
 };
 use serde::Serialize;
 use serde_json::value::RawValue;

@@ -148,7 +148,9 @@ pub fn clusters(config: &GatewayConfig) -> String {
     let jwks = &config.authentication.as_ref().map(|a| &a.jwt.jwks);
     let host = uri.host_str().unwrap_or_default();
     let tls = uri.scheme() == "https";
-    let port = uri.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = uri
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let mut cluster = json!({
         "name": JWKS_CLUSTER,
         "type": "STRICT_DNS",

@@ -3,6 +3,7 @@
 //! ([`resources`]: the router filter with the route table, the upstream
 //! clusters, the secrets).
 
+pub mod audit;
 pub mod authentication;
 pub mod rate_limits;
 pub mod resources;
@@ -105,6 +106,11 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
         ),
         ("auth_reply_mappers", authentication::reply_mappers(config)),
         ("auth_clusters", authentication::clusters(config)),
+        (
+            "access_log_format",
+            audit::access_log_format(config).to_string(),
+        ),
+        ("stats_tags", router_config::envoy::stats_tags().to_string()),
         (
             "routed_call_rate_limits",
             rate_limits::route_rate_limits(config),

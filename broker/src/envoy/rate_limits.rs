@@ -25,7 +25,10 @@ fn key_name(key: RateLimitKey) -> &'static str {
 }
 
 /// The (descriptor key, header, fixed value) entries of `limit`, in order.
-fn entries<'c>(limit: &'c RateLimit, identity: Option<&'c str>) -> Vec<(&'static str, &'c str, Option<&'c str>)> {
+fn entries<'c>(
+    limit: &'c RateLimit,
+    identity: Option<&'c str>,
+) -> Vec<(&'static str, &'c str, Option<&'c str>)> {
     let mut entries = Vec::new();
     let mut push = |key: RateLimitKey, fixed: Option<&'c str>| {
         let header = match key {

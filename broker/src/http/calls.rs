@@ -171,10 +171,7 @@ pub async fn forward(
     if era.speaks(Era::Modern) {
         return forward_modern(state, &spec, body).await;
     }
-    let identity = identity_of(
-        request_headers,
-        runtime.config.identity_header(),
-    );
+    let identity = identity_of(request_headers, runtime.config.identity_header());
     bridge::to_handshake::call(state, &spec, identity, body).await
 }
 

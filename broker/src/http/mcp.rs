@@ -229,10 +229,7 @@ fn initialize(
     let version = versions::negotiate(requested);
     let client = ClientCapabilities::of_initialize_params(&params["capabilities"]);
     let runtime = state.runtime.load();
-    let identity = identity_of(
-        request_headers,
-        runtime.config.identity_header(),
-    );
+    let identity = identity_of(request_headers, runtime.config.identity_header());
     let session_id = runtime.signer.mint(version, identity, client);
     state.metrics.sessions_started.inc();
     tracing::info!(requested, agreed = version, "gateway session started");
@@ -341,10 +338,7 @@ pub async fn session<'h>(
     if state.sessions.is_ended(id).await? {
         return Err(Refusal::SessionNotFound);
     }
-    let identity = identity_of(
-        request_headers,
-        runtime.config.identity_header(),
-    );
+    let identity = identity_of(request_headers, runtime.config.identity_header());
     if !claims.is_bound_to(identity) {
         return Err(Refusal::SessionOfAnotherIdentity);
     }

@@ -56,10 +56,7 @@ pub async fn post(
         Err(error) => return rpc::refuse(error.into()),
     }
     // The router forwards the headers the client's request identified with.
-    let identity = super::mcp::identity_of(
-        &request_headers,
-        runtime.config.identity_header(),
-    );
+    let identity = super::mcp::identity_of(&request_headers, runtime.config.identity_header());
     if !claims.is_bound_to(identity) {
         return rpc::refuse(Refusal::SessionOfAnotherIdentity);
     }

@@ -72,6 +72,31 @@ pub fn table(tools: usize) -> Vec<u8> {
     build.config.to_json().into_bytes()
 }
 
+/// The verified claims of [`Kind::PolicyTool`]'s caller: base64url of
+/// `{"sub":"bench-user","groups":["staff","bench"],"scope":"mcp:tools"}`.
+const POLICY_CLAIMS: &str =
+    "eyJzdWIiOiJiZW5jaC11c2VyIiwiZ3JvdXBzIjpbInN0YWZmIiwiYmVuY2giXSwic2NvcGUiOiJtY3A6dG9vbHMifQ";
+
+/// `config` (a [`table`] of `tools` tools) with a policy: three identity
+/// rules (the caller matches the last) and a virtual server of ten tools,
+/// the measured one among them.
+pub fn with_policy(config: &[u8], tools: usize) -> Vec<u8> {
+    let mut table: serde_json::Value = serde_json::from_slice(config).unwrap_or_default();
+    let tool = tool_name(tools);
+    let server = format!("srv{}", tools.div_ceil(TOOLS_PER_SERVER) / 2);
+    let members: Vec<String> = (0..9).map(|i| format!("other_{i}")).chain([tool]).collect();
+    table["policy"] = serde_json::json!({
+        "rules": [
+            { "name": "admins", "groups": ["admins"], "allow": [{ "server": "*" }] },
+            { "name": "readers", "scopes": ["mcp:read"], "allow": [{ "server": "*", "prompts": ["*"] }] },
+            { "name": "bench", "groups": ["bench"], "scopes": ["mcp:tools"],
+              "allow": [{ "server": server, "tools": ["*"] }] }
+        ],
+        "virtualServers": [{ "name": "team/bench", "tools": members }]
+    });
+    table.to_string().into_bytes()
+}
+
 /// A tool in the middle of the table.
 pub fn tool_name(tools: usize) -> String {
     let servers = tools.div_ceil(TOOLS_PER_SERVER);
@@ -93,10 +118,15 @@ pub enum Kind {
     /// A `tools/call` of a tool the table does not have: answered by the
     /// filter itself.
     Rejected,
+    /// [`Kind::Tool`] under a policy ([`with_policy`]): the caller's
+    /// verified claims checked against identity rules, through a virtual
+    /// server.
+    PolicyTool,
 }
 
-pub const KINDS: [Kind; 7] = [
+pub const KINDS: [Kind; 8] = [
     Kind::Tool,
+    Kind::PolicyTool,
     Kind::ModernTool,
     Kind::Prompt,
     Kind::Resource,
@@ -108,7 +138,7 @@ pub const KINDS: [Kind; 7] = [
 impl Kind {
     pub fn method(self) -> &'static str {
         match self {
-            Kind::Tool | Kind::ModernTool | Kind::Rejected => "tools/call",
+            Kind::Tool | Kind::ModernTool | Kind::Rejected | Kind::PolicyTool => "tools/call",
             Kind::Prompt => "prompts/get",
             Kind::Resource | Kind::Template => "resources/read",
             Kind::Broker => "tools/list",
@@ -124,6 +154,7 @@ impl Kind {
             Kind::Template => "resources/read (last template)",
             Kind::Broker => "tools/list (to broker)",
             Kind::Rejected => "tools/call, unknown tool (refused)",
+            Kind::PolicyTool => "tools/call (routed, identity rules + virtual server)",
         }
     }
 }
@@ -133,7 +164,7 @@ pub fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
     let servers = tools.div_ceil(TOOLS_PER_SERVER);
     let middle = servers / 2;
     let (head, tail) = match kind {
-        Kind::Tool => (
+        Kind::Tool | Kind::PolicyTool => (
             format!(
                 r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{{"text":""#,
                 tool_name(tools)
@@ -191,6 +222,13 @@ pub fn request(kind: Kind, tools: usize, size: usize) -> Request {
 /// [`request`] in gateway session `session` (handshake-era kinds).
 pub fn request_in(kind: Kind, tools: usize, size: usize, session: &str) -> Request {
     let request = Request::post("/mcp").header("content-type", "application/json");
+    let request = if kind == Kind::PolicyTool {
+        request
+            .header("x-jwt-payload", POLICY_CLAIMS)
+            .header("x-mcp-virtualserver", "team/bench")
+    } else {
+        request
+    };
     let request = if kind == Kind::ModernTool {
         request
             .header("mcp-protocol-version", "2026-07-28")
@@ -276,7 +314,8 @@ pub struct Cost {
 }
 
 /// Measures one request of `kind` with a body of about `size` bytes
-/// against `config` (a route table of `tools` tools, from [`table`]): a
+/// against `config` (a route table of `tools` tools, from [`table`];
+/// [`with_policy`] added for [`Kind::PolicyTool`]): a
 /// fresh VM, a warm-up request of the same shape (it fills the session
 /// cache, as a session's first call does), then the measured one.
 ///
@@ -284,6 +323,13 @@ pub struct Cost {
 /// Any harness error, or [`Error::Usage`] when the request is not routed
 /// (or, for [`Kind::Rejected`], not refused) as its kind says.
 pub fn measure(host: &Host, config: &[u8], tools: usize, kind: Kind, size: usize) -> Result<Cost> {
+    let with_policy;
+    let config = if kind == Kind::PolicyTool {
+        with_policy = self::with_policy(config, tools);
+        &with_policy[..]
+    } else {
+        config
+    };
     let gateway = host
         .gateway()
         .plugin_config(config)

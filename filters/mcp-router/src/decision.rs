@@ -74,7 +74,9 @@ impl<'h> RequestHead<'h> {
 
     /// The path without its query.
     pub fn path_only(&self) -> &'h str {
-        self.path.split_once('?').map_or(self.path, |(path, _)| path)
+        self.path
+            .split_once('?')
+            .map_or(self.path, |(path, _)| path)
     }
 
     /// The MCP endpoint the request is for: `Some(None)` the gateway's
@@ -123,7 +125,7 @@ pub fn check_access(
         return Ok(());
     }
     let virtual_server = head.endpoint(table).flatten();
-    let caller = policy.caller(head.claims)?;
+    let caller = table.caller(head.claims)?;
     let authorized = table.authorized(head.authorized, head.now)?;
     policy
         .access(caller, authorized, virtual_server)?

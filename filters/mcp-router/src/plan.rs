@@ -188,7 +188,10 @@ pub fn broker_headers<'a>(table_id: &'a str, method: &'a str) -> Vec<HeaderOp<'a
 /// stripped with every `x-mcp-*` header), and `:path` set to the MCP path
 /// when the path selected it (the broker serves one path). Nothing without
 /// a virtual server.
-pub fn virtual_server_headers<'a>(table: &'a RouteTable, head: &RequestHead<'_>) -> Vec<HeaderOp<'a>> {
+pub fn virtual_server_headers<'a>(
+    table: &'a RouteTable,
+    head: &RequestHead<'_>,
+) -> Vec<HeaderOp<'a>> {
     let Some(Some(name)) = head.endpoint(table) else {
         return Vec::new();
     };

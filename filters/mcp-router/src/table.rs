@@ -7,12 +7,12 @@
 //! shared with the broker; why URIs are not rewritten per server, and who
 //! owns one, is written there.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::sync::Mutex;
 
 use mcp_protocol::refusal::Refusal;
-use router_config::policy::{Authorized, AuthorizedVerifier, Capabilities};
+use router_config::policy::{Authorized, AuthorizedVerifier, Caller, Capabilities};
 use router_config::resources::{ResourceIndex, ResourceMatch};
 use router_config::{BrokerRoute, Entry, RouterConfig, ServerRoute};
 
@@ -42,12 +42,18 @@ pub struct RouteTable {
     /// The policy's `x-mcp-authorized` key (or why it cannot be used) and
     /// the values it verified.
     authorized: Option<AuthorizedCheck>,
+    /// Callers read from claims header values: a client sends the same
+    /// value with every request until its token is renewed, and decoding
+    /// it is most of a policy check's cost.
+    callers: Mutex<HashMap<String, Caller, FixedState>>,
 }
 
 #[derive(Debug)]
 struct AuthorizedCheck {
     verifier: Result<AuthorizedVerifier, String>,
-    verified: RefCell<HashMap<String, Capabilities, FixedState>>,
+    /// A `Mutex` only so the table is `Sync` (the fuzz target shares one);
+    /// a VM is single-threaded, so `try_lock` never waits.
+    verified: Mutex<HashMap<String, Capabilities, FixedState>>,
 }
 
 /// Where one call by name (a tool's or a prompt's) goes.
@@ -107,10 +113,11 @@ impl RouteTable {
             .as_ref()
             .map(|header| AuthorizedCheck {
                 verifier: AuthorizedVerifier::new(header),
-                verified: RefCell::new(HashMap::default()),
+                verified: Mutex::new(HashMap::default()),
             });
         RouteTable {
             authorized,
+            callers: Mutex::default(),
             cache_slots: crate::session_cache::slot_count(config.sessions.cache_slots),
             config,
             tools,
@@ -118,6 +125,33 @@ impl RouteTable {
             prefixes,
             resources,
         }
+    }
+
+    /// The caller of a request with this claims header value under the
+    /// table's policy (`Policy::caller`), read once per distinct value (up
+    /// to [`VERIFIED_CAPACITY`] kept).
+    ///
+    /// # Errors
+    /// The value is not base64url JSON.
+    pub fn caller(&self, claims: Option<&[u8]>) -> Result<Option<Caller>, Refusal> {
+        let policy = &self.config.policy;
+        let Some(value) = claims.filter(|_| !policy.rules.is_empty()) else {
+            return Ok(None);
+        };
+        let key = std::str::from_utf8(value).unwrap_or_default();
+        if let Ok(callers) = self.callers.try_lock()
+            && let Some(caller) = callers.get(key)
+        {
+            return Ok(Some(caller.clone()));
+        }
+        let caller = policy.caller(Some(value))?;
+        if let (Some(caller), Ok(mut callers)) = (&caller, self.callers.try_lock()) {
+            if callers.len() >= VERIFIED_CAPACITY {
+                callers.clear();
+            }
+            callers.insert(key.to_owned(), caller.clone());
+        }
+        Ok(caller)
     }
 
     /// What the request's `x-mcp-authorized` value establishes under the
@@ -135,7 +169,7 @@ impl RouteTable {
                 });
             };
             let key = std::str::from_utf8(value).unwrap_or_default();
-            if let Ok(verified) = check.verified.try_borrow()
+            if let Ok(verified) = check.verified.try_lock()
                 && let Some(capabilities) = verified.get(key)
                 && capabilities.expires_at.is_none_or(|exp| now < exp)
             {
@@ -148,7 +182,7 @@ impl RouteTable {
                     detail: detail.clone(),
                 })?;
             let capabilities = verifier.verify(value, now)?;
-            if let Ok(mut verified) = check.verified.try_borrow_mut() {
+            if let Ok(mut verified) = check.verified.try_lock() {
                 if verified.len() >= VERIFIED_CAPACITY {
                     verified.clear();
                 }

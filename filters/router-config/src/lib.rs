@@ -16,8 +16,8 @@ pub mod session_api;
 mod types;
 pub mod uri_template;
 
-pub use policy::{Access, Caller, Grant, Policy, Rule, VirtualServer};
 pub use builder::{BuildIssue, RouteTableBuild, RouteTableSettings, build_route_table};
+pub use policy::{Access, Caller, Grant, Policy, Rule, VirtualServer};
 pub use types::{
     AccessRules, BrokerRoute, Entry, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION,
     ServerEra, ServerRoute, SessionSettings,

@@ -188,7 +188,10 @@ impl Caller {
             .unwrap_or_default();
         scopes.extend(strings(claims.get("scp")));
         Ok(Caller {
-            subject: claims.get("sub").and_then(|s| s.as_str()).map(str::to_owned),
+            subject: claims
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned),
             groups: strings(claims.get(groups_claim)),
             scopes,
         })
@@ -292,14 +295,15 @@ impl Policy {
         authorized: Authorized,
         virtual_server: Option<&str>,
     ) -> Result<Access<'p>, Refusal> {
-        let virtual_server = match virtual_server {
-            Some(name) => Some(self.virtual_server(name).ok_or_else(|| {
-                Refusal::UnknownVirtualServer {
-                    name: name.chars().take(128).collect(),
-                }
-            })?),
-            None => None,
-        };
+        let virtual_server =
+            match virtual_server {
+                Some(name) => Some(self.virtual_server(name).ok_or_else(|| {
+                    Refusal::UnknownVirtualServer {
+                        name: name.chars().take(128).collect(),
+                    }
+                })?),
+                None => None,
+            };
         Ok(Access {
             policy: self,
             caller,
@@ -341,7 +345,9 @@ impl Access<'_> {
             let member = if entry.is_prefixed() {
                 members.iter().any(|m| m == exposed)
             } else {
-                members.iter().any(|prefix| exposed.starts_with(prefix.as_str()))
+                members
+                    .iter()
+                    .any(|prefix| exposed.starts_with(prefix.as_str()))
             };
             if !member {
                 return Some(format!(
@@ -392,7 +398,11 @@ impl Access<'_> {
         match self.refusal_reason(server, entry, upstream, exposed) {
             None => Ok(()),
             Some(reason) => Err(Refusal::NotAllowed {
-                what: format!("{} {:?}", entry.noun(), exposed.chars().take(128).collect::<String>()),
+                what: format!(
+                    "{} {:?}",
+                    entry.noun(),
+                    exposed.chars().take(128).collect::<String>()
+                ),
                 reason,
             }),
         }
@@ -406,8 +416,7 @@ impl Rule {
                 .subject
                 .as_ref()
                 .is_some_and(|s| self.subjects.contains(s));
-        let group =
-            self.groups.is_empty() || self.groups.iter().any(|g| caller.groups.contains(g));
+        let group = self.groups.is_empty() || self.groups.iter().any(|g| caller.groups.contains(g));
         let scopes = self.scopes.iter().all(|s| caller.scopes.contains(s));
         subject && group && scopes
     }

@@ -32,7 +32,11 @@ fn call_body(name: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn head<'h>(path: &'h str, claims: Option<&'h str>, virtual_server: Option<&'h str>) -> RequestHead<'h> {
+fn head<'h>(
+    path: &'h str,
+    claims: Option<&'h str>,
+    virtual_server: Option<&'h str>,
+) -> RequestHead<'h> {
     RequestHead {
         method: "POST",
         path,
@@ -54,7 +58,11 @@ fn decide(table: &RouteTable, head: &RequestHead<'_>, body: &[u8]) -> Result<Str
     match on_request_body(table, head, body) {
         BodyDecision::Route(call) => Ok(table.servers()[call.server_index].name.clone()),
         BodyDecision::Reject { refusal, id } => {
-            assert_eq!(id.map(|i| i.get().to_owned()).as_deref(), Some("7"), "the id is echoed");
+            assert_eq!(
+                id.map(|i| i.get().to_owned()).as_deref(),
+                Some("7"),
+                "the id is echoed"
+            );
             Err(refusal.error().message)
         }
         BodyDecision::Broker { method_label } => Err(format!("broker: {method_label}")),
@@ -68,12 +76,21 @@ fn two_identities_get_different_calls() {
     let sre = claims(r#"{"sub":"sam","groups":"sre"}"#);
     let forecast = call_body("weather_get_forecast");
     let alerts = call_body("weather_get_alerts");
-    assert_eq!(decide(&table, &head("/mcp", Some(&analyst), None), &forecast), Ok("weather".into()));
+    assert_eq!(
+        decide(&table, &head("/mcp", Some(&analyst), None), &forecast),
+        Ok("weather".into())
+    );
     assert_eq!(
         decide(&table, &head("/mcp", Some(&analyst), None), &alerts),
-        Err("Forbidden: tool \"weather_get_alerts\" is not allowed: no rule allows it to \"ann\"".into())
+        Err(
+            "Forbidden: tool \"weather_get_alerts\" is not allowed: no rule allows it to \"ann\""
+                .into()
+        )
     );
-    assert_eq!(decide(&table, &head("/mcp", Some(&sre), None), &alerts), Ok("weather".into()));
+    assert_eq!(
+        decide(&table, &head("/mcp", Some(&sre), None), &alerts),
+        Ok("weather".into())
+    );
     assert!(
         decide(&table, &head("/mcp", None, None), &forecast)
             .is_err_and(|e| e.contains("unidentified caller")),
@@ -86,12 +103,20 @@ fn resources_are_checked_by_uri() {
     let table = table();
     let analyst = claims(r#"{"sub":"ann","groups":["analysts"]}"#);
     let read = |uri: &str| {
-        format!(r#"{{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{{"uri":"{uri}"}}}}"#)
-            .into_bytes()
+        format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{{"uri":"{uri}"}}}}"#
+        )
+        .into_bytes()
     };
     let head = head("/mcp", Some(&analyst), None);
-    assert_eq!(decide(&table, &head, &read("weather://stations/paris")), Ok("weather".into()));
-    assert!(decide(&table, &head, &read("file:///etc/motd")).is_err_and(|e| e.starts_with("Forbidden: resource")));
+    assert_eq!(
+        decide(&table, &head, &read("weather://stations/paris")),
+        Ok("weather".into())
+    );
+    assert!(
+        decide(&table, &head, &read("file:///etc/motd"))
+            .is_err_and(|e| e.starts_with("Forbidden: resource"))
+    );
 }
 
 #[test]
@@ -103,8 +128,14 @@ fn a_virtual_server_by_header_or_path_refuses_non_members() {
         head("/mcp/team/forecasts", Some(&sre), None),
         head("/mcp/team/forecasts?x=1", Some(&sre), Some("other")),
     ] {
-        assert_eq!(decide(&table, &head, &call_body("weather_get_forecast")), Ok("weather".into()));
-        assert_eq!(decide(&table, &head, &call_body("read_file")), Ok("files".into()));
+        assert_eq!(
+            decide(&table, &head, &call_body("weather_get_forecast")),
+            Ok("weather".into())
+        );
+        assert_eq!(
+            decide(&table, &head, &call_body("read_file")),
+            Ok("files".into())
+        );
         assert_eq!(
             decide(&table, &head, &call_body("weather_get_alerts")),
             Err("Forbidden: tool \"weather_get_alerts\" is not allowed: it is not in virtual server \"team/forecasts\"".into())
@@ -115,16 +146,28 @@ fn a_virtual_server_by_header_or_path_refuses_non_members() {
 #[test]
 fn an_unknown_virtual_server_is_refused_and_other_paths_are_not_mcp() {
     let table = table();
-    for head in [head("/mcp/nope", None, None), head("/mcp", None, Some("nope"))] {
+    for head in [
+        head("/mcp/nope", None, None),
+        head("/mcp", None, Some("nope")),
+    ] {
         let HeadDecision::Reject(refusal) = on_request_head(&table, &head) else {
             panic!("refused");
         };
-        assert_eq!((refusal.status(), refusal.label()), (404, "unknown_virtual_server"));
+        assert_eq!(
+            (refusal.status(), refusal.label()),
+            (404, "unknown_virtual_server")
+        );
     }
-    assert!(matches!(on_request_head(&table, &head("/mcpx", None, None)), HeadDecision::NotMcp));
+    assert!(matches!(
+        on_request_head(&table, &head("/mcpx", None, None)),
+        HeadDecision::NotMcp
+    ));
     let plain = RouteTable::new(fixtures::route_table().expect("table"));
     assert!(
-        matches!(on_request_head(&plain, &head("/mcp/team/forecasts", None, None)), HeadDecision::NotMcp),
+        matches!(
+            on_request_head(&plain, &head("/mcp/team/forecasts", None, None)),
+            HeadDecision::NotMcp
+        ),
         "without virtual servers their paths are not the endpoint"
     );
 }
@@ -152,6 +195,9 @@ fn broker_requests_carry_the_virtual_server_and_the_mcp_path() {
         ]
     );
     let by_header = head("/mcp", None, Some("team/forecasts"));
-    assert_eq!(crate::plan::virtual_server_headers(&table, &by_header).len(), 1);
+    assert_eq!(
+        crate::plan::virtual_server_headers(&table, &by_header).len(),
+        1
+    );
     assert!(crate::plan::virtual_server_headers(&table, &head("/mcp", None, None)).is_empty());
 }

@@ -50,3 +50,12 @@ pub fn remove_response_header(name: &str) {
         hostcalls::remove_map_value(MapType::HttpResponseHeaders, name),
     );
 }
+
+/// Sets the request's filter-state value `name` (Envoy: `wasm.<name>`,
+/// which the access log reads as `%FILTER_STATE(wasm.<name>:PLAIN)%`).
+pub fn set_audit_value(name: &str, value: &str) {
+    log_failure(
+        "set filter state",
+        proxy_wasm::hostcalls::set_property(vec![name], Some(value.as_bytes())),
+    );
+}

@@ -36,6 +36,8 @@ mod head;
 mod modern_side;
 mod response_side;
 
+use router_config::envoy::audit;
+
 use head::OwnedHead;
 
 pub struct McpHttp {
@@ -99,6 +101,10 @@ impl McpHttp {
     /// Answers the request locally and stops handling it.
     pub(super) fn reply(&mut self, refusal: &Refusal, id: Option<&RawValue>) -> Action {
         let reply = refusal.reply_in(self.head.view().era(), id);
+        host::set_audit_value(audit::OUTCOME, refusal.label());
+        if matches!(refusal, Refusal::NotAllowed { .. }) {
+            Metrics::inc(self.metrics.forbidden);
+        }
         log::debug!(
             "mcp-router: answering {} ({})",
             reply.status,
@@ -407,7 +413,16 @@ impl HttpContext for McpHttp {
         if policy.authorized_header.is_some() {
             self.head.now = now();
         }
-        match decision::on_request_head(&table, &self.head.view()) {
+        let decision = decision::on_request_head(&table, &self.head.view());
+        if let (false, Some(session)) = (
+            matches!(decision, HeadDecision::NotMcp),
+            &self.head.session_id,
+        ) {
+            // The access log names the session by its tag: an id is a
+            // bearer credential.
+            host::set_audit_value(audit::SESSION, mcp_protocol::session_id::log_tag(session));
+        }
+        match decision {
             HeadDecision::NotMcp => Action::Continue,
             HeadDecision::Broker => {
                 apply(plan::virtual_server_headers(&table, &self.head.view()));

@@ -1,8 +1,19 @@
 //! Counters the filter reports through the host (Envoy exposes them as
-//! `wasmcustom.mcp_router.*` in its stats).
+//! `wasmcustom.mcp_router.*` in its stats), and the tool-call counter
+//! `mcp_tool_calls_total{server, tool, outcome}`
+//! (`router_config::envoy::tool_call_stat`), one stat per label set,
+//! defined on first use.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+
+/// Label sets of the tool-call counter defined per VM at most: they come
+/// from the route table (tools the router routes) and a fixed set of
+/// outcomes, so this only bounds a very large catalogue.
+const MAX_TOOL_CALL_STATS: usize = 8192;
 
 /// One counter per outcome; `None` where the host refused to define one
 /// (increments of those are skipped).
@@ -17,6 +28,12 @@ pub struct Metrics {
     pub upstream_session_lost: Option<u32>,
     pub config_loaded: Option<u32>,
     pub config_rejected: Option<u32>,
+    /// Calls the policy refused (identity rules, virtual servers).
+    pub forbidden: Option<u32>,
+    /// Tool-call stat ids by (server index, outcome), then upstream tool
+    /// name: a lookup allocates nothing.
+    tool_calls: RefCell<HashMap<(usize, &'static str), HashMap<String, u32>>>,
+    defined: std::cell::Cell<usize>,
 }
 
 impl Metrics {
@@ -34,7 +51,36 @@ impl Metrics {
             upstream_session_lost: counter("upstream_session_lost"),
             config_loaded: counter("config_loaded"),
             config_rejected: counter("config_rejected"),
+            forbidden: counter("requests_forbidden"),
+            tool_calls: RefCell::default(),
+            defined: std::cell::Cell::new(0),
         }
+    }
+
+    /// Counts one tool call of `tool` (its upstream name) on the server at
+    /// `server_index`, named `server`, with `outcome`
+    /// (`router_config::envoy::call_outcome`).
+    pub fn tool_call(&self, server_index: usize, server: &str, tool: &str, outcome: &'static str) {
+        let Ok(mut ids) = self.tool_calls.try_borrow_mut() else {
+            return;
+        };
+        let by_tool = ids.entry((server_index, outcome)).or_default();
+        let id = match by_tool.get(tool) {
+            Some(id) => *id,
+            None if self.defined.get() < MAX_TOOL_CALL_STATS => {
+                let name = router_config::envoy::tool_call_stat(server, tool, outcome);
+                match hostcalls::define_metric(MetricType::Counter, &name) {
+                    Ok(id) => {
+                        by_tool.insert(tool.to_owned(), id);
+                        self.defined.set(self.defined.get() + 1);
+                        id
+                    }
+                    Err(_) => return,
+                }
+            }
+            None => return,
+        };
+        let _ = hostcalls::increment_metric(id, 1);
     }
 
     pub fn inc(id: Option<u32>) {

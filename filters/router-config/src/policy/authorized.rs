@@ -69,7 +69,9 @@ impl AuthorizedVerifier {
     pub fn new(config: &AuthorizedHeader) -> Result<Self, String> {
         VerifyingKey::from_public_key_pem(config.public_key.trim())
             .map(|key| AuthorizedVerifier { key })
-            .map_err(|e| format!("policy.authorizedHeader.publicKey is not a P-256 public key: {e}"))
+            .map_err(|e| {
+                format!("policy.authorizedHeader.publicKey is not a P-256 public key: {e}")
+            })
     }
 
     /// Verifies a header value and reads its capabilities; `now` is Unix
@@ -90,7 +92,11 @@ impl AuthorizedVerifier {
         else {
             return Err(invalid("not a compact JWS (three base64url parts)"));
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("not base64url"));
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| invalid("not base64url"))
+        };
         let header: serde_json::Value =
             serde_json::from_slice(&decode(header)?).map_err(|_| invalid("header not JSON"))?;
         if header.get("alg").and_then(|a| a.as_str()) != Some("ES256") {
@@ -103,7 +109,8 @@ impl AuthorizedVerifier {
             .verify(signed, &signature)
             .map_err(|_| invalid("signature does not verify"))?;
         let claims: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| invalid("claims not a JSON object"))?;
+            serde_json::from_slice(&decode(payload)?)
+                .map_err(|_| invalid("claims not a JSON object"))?;
         let time = |name: &str| claims.get(name).and_then(serde_json::Value::as_u64);
         if time("exp").is_some_and(|exp| now >= exp) {
             return Err(invalid("expired"));
@@ -182,7 +189,8 @@ mod tests {
         use p256::ecdsa::signature::Signer;
         use p256::pkcs8::DecodePrivateKey;
         let key = SigningKey::from_pkcs8_pem(key_pem).expect("test key");
-        let header = URL_SAFE_NO_PAD.encode(serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string());
+        let header =
+            URL_SAFE_NO_PAD.encode(serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string());
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         let input = format!("{header}.{payload}");
         let signature: Signature = key.sign(input.as_bytes());
@@ -203,8 +211,14 @@ mod tests {
 
     #[test]
     fn a_header_signed_by_the_trusted_key_gives_its_capabilities() {
-        let value = sign(SIGNER, "ES256", &claims(r#"{"tools":{"weather":["forecast"]}}"#, 2_000));
-        let capabilities = verifier().verify(value.as_bytes(), 1_000).expect("verified");
+        let value = sign(
+            SIGNER,
+            "ES256",
+            &claims(r#"{"tools":{"weather":["forecast"]}}"#, 2_000),
+        );
+        let capabilities = verifier()
+            .verify(value.as_bytes(), 1_000)
+            .expect("verified");
         assert_eq!(capabilities.expires_at, Some(2_000));
         assert!(capabilities.allows("weather", Entry::Tool, "forecast"));
         assert!(!capabilities.allows("weather", Entry::Tool, "alerts"));
@@ -215,26 +229,62 @@ mod tests {
     fn forged_expired_and_malformed_headers_are_refused() {
         let good = claims(r#"{"tools":{}}"#, 2_000);
         let cases = [
-            ("another key", sign(OTHER, "ES256", &good), "signature does not verify"),
-            ("another alg", sign(SIGNER, "HS256", &good), "alg must be ES256"),
-            ("expired", sign(SIGNER, "ES256", &claims("{}", 999)), "expired"),
-            ("not yet valid", sign(SIGNER, "ES256", &serde_json::json!({ "nbf": 5_000, CLAIM: "{}" })), "not yet valid"),
-            ("no claim", sign(SIGNER, "ES256", &serde_json::json!({ "sub": "x" })), "no allowed-capabilities"),
-            ("claim not a map", sign(SIGNER, "ES256", &claims("[1]", 2_000)), "is not {kind"),
+            (
+                "another key",
+                sign(OTHER, "ES256", &good),
+                "signature does not verify",
+            ),
+            (
+                "another alg",
+                sign(SIGNER, "HS256", &good),
+                "alg must be ES256",
+            ),
+            (
+                "expired",
+                sign(SIGNER, "ES256", &claims("{}", 999)),
+                "expired",
+            ),
+            (
+                "not yet valid",
+                sign(
+                    SIGNER,
+                    "ES256",
+                    &serde_json::json!({ "nbf": 5_000, CLAIM: "{}" }),
+                ),
+                "not yet valid",
+            ),
+            (
+                "no claim",
+                sign(SIGNER, "ES256", &serde_json::json!({ "sub": "x" })),
+                "no allowed-capabilities",
+            ),
+            (
+                "claim not a map",
+                sign(SIGNER, "ES256", &claims("[1]", 2_000)),
+                "is not {kind",
+            ),
             ("two parts", "a.b".to_owned(), "not a compact JWS"),
             ("garbage", "%%.%%.%%".to_owned(), "not base64url"),
         ];
         for (what, value, expected) in cases {
             let refusal = verifier().verify(value.as_bytes(), 1_000).expect_err(what);
             assert_eq!(refusal.label(), "invalid_identity", "{what}");
-            assert!(refusal.error().message.contains(expected), "{what}: {}", refusal.error().message);
+            assert!(
+                refusal.error().message.contains(expected),
+                "{what}: {}",
+                refusal.error().message
+            );
         }
         // A payload swapped under a valid signature.
         let value = sign(SIGNER, "ES256", &good);
         let mut parts: Vec<&str> = value.split('.').collect();
         let other = URL_SAFE_NO_PAD.encode(claims(r#"{"tools":{"x":["y"]}}"#, 2_000).to_string());
         parts[1] = &other;
-        assert!(verifier().verify(parts.join(".").as_bytes(), 1_000).is_err());
+        assert!(
+            verifier()
+                .verify(parts.join(".").as_bytes(), 1_000)
+                .is_err()
+        );
     }
 
     #[test]
@@ -259,8 +309,14 @@ mod tests {
     #[test]
     fn a_kind_the_claim_does_not_name_is_not_restricted() {
         let capabilities = Capabilities {
-            tools: Some(HashMap::from([("weather".to_owned(), vec!["forecast".to_owned()])])),
-            resources: Some(HashMap::from([("weather".to_owned(), vec!["stations".to_owned()])])),
+            tools: Some(HashMap::from([(
+                "weather".to_owned(),
+                vec!["forecast".to_owned()],
+            )])),
+            resources: Some(HashMap::from([(
+                "weather".to_owned(),
+                vec!["stations".to_owned()],
+            )])),
             ..Capabilities::default()
         };
         assert!(capabilities.allows("weather", Entry::Tool, "forecast"));

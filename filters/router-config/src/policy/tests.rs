@@ -29,7 +29,9 @@ fn policy() -> Policy {
 
 #[test]
 fn claims_are_read_from_base64url_json_padded_or_not() {
-    let value = claims(r#"{"sub":"alice","groups":["sre","ops"],"scope":"mcp:read mcp:prompts","scp":["x"]}"#);
+    let value = claims(
+        r#"{"sub":"alice","groups":["sre","ops"],"scope":"mcp:read mcp:prompts","scp":["x"]}"#,
+    );
     let caller = Caller::from_claims_header(&value, "groups").expect("claims");
     assert_eq!(caller.subject.as_deref(), Some("alice"));
     assert_eq!(caller.groups, ["sre", "ops"]);
@@ -51,7 +53,9 @@ fn claims_that_are_not_base64url_json_objects_are_refused() {
 fn without_rules_or_virtual_servers_everything_is_allowed() {
     let policy = Policy::default();
     assert!(!policy.is_active());
-    let access = policy.access(None, Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(None, Authorized::NotConfigured, None)
+        .expect("access");
     assert!(access.allows("any", Entry::Tool, "t", "t"));
     assert!(access.allows("any", Entry::Resource, "file:///x", "file:///x"));
 }
@@ -64,12 +68,22 @@ fn rules_allow_the_union_of_what_the_matching_ones_grant() {
         groups: vec!["analysts".into()],
         scopes: vec!["mcp:read".into(), "mcp:prompts".into()],
     };
-    let access = policy.access(Some(analyst), Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(Some(analyst), Authorized::NotConfigured, None)
+        .expect("access");
     assert!(access.allows("weather", Entry::Tool, "forecast", "w_forecast"));
     assert!(!access.allows("weather", Entry::Tool, "alerts", "w_alerts"));
-    assert!(access.allows("weather", Entry::Prompt, "any", "w_any"), "the scope rule");
+    assert!(
+        access.allows("weather", Entry::Prompt, "any", "w_any"),
+        "the scope rule"
+    );
     assert!(access.allows("weather", Entry::Resource, "weather://public/today", ""));
-    assert!(access.allows("weather", Entry::ResourceTemplate, "weather://public/{city}", ""));
+    assert!(access.allows(
+        "weather",
+        Entry::ResourceTemplate,
+        "weather://public/{city}",
+        ""
+    ));
     assert!(!access.allows("weather", Entry::Resource, "weather://private/x", ""));
     assert!(!access.allows("files", Entry::Tool, "read", "read"));
 
@@ -77,7 +91,9 @@ fn rules_allow_the_union_of_what_the_matching_ones_grant() {
         groups: vec!["sre".into()],
         ..Caller::default()
     };
-    let access = policy.access(Some(sre.clone()), Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(Some(sre.clone()), Authorized::NotConfigured, None)
+        .expect("access");
     assert!(access.allows("files", Entry::Tool, "read", "read"));
     assert!(access.allows("anything", Entry::Resource, "x://y", "x://y"));
 }
@@ -89,27 +105,38 @@ fn every_scope_of_a_rule_is_needed_and_subjects_match_exactly() {
         scopes: vec!["mcp:read".into()],
         ..Caller::default()
     };
-    let access = policy.access(Some(one_scope), Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(Some(one_scope), Authorized::NotConfigured, None)
+        .expect("access");
     assert!(!access.allows("weather", Entry::Prompt, "p", "w_p"));
     let bob = Caller {
         subject: Some("bob".into()),
         ..Caller::default()
     };
-    let access = policy.access(Some(bob), Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(Some(bob), Authorized::NotConfigured, None)
+        .expect("access");
     assert!(access.allows("files", Entry::Tool, "write", "write"));
-    assert!(!access.allows("files", Entry::Prompt, "p", "p"), "tools only");
+    assert!(
+        !access.allows("files", Entry::Prompt, "p", "p"),
+        "tools only"
+    );
     let bobby = Caller {
         subject: Some("bobby".into()),
         ..Caller::default()
     };
-    let access = policy.access(Some(bobby), Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(Some(bobby), Authorized::NotConfigured, None)
+        .expect("access");
     assert!(!access.allows("files", Entry::Tool, "write", "write"));
 }
 
 #[test]
 fn an_unidentified_caller_matches_only_rules_without_conditions() {
     let mut policy = policy();
-    let access = policy.access(None, Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(None, Authorized::NotConfigured, None)
+        .expect("access");
     assert!(!access.allows("weather", Entry::Tool, "forecast", "w_forecast"));
     let refusal = access
         .check("weather", Entry::Tool, "forecast", "w_forecast")
@@ -130,7 +157,9 @@ fn an_unidentified_caller_matches_only_rules_without_conditions() {
             resources: None,
         }],
     });
-    let access = policy.access(None, Authorized::NotConfigured, None).expect("access");
+    let access = policy
+        .access(None, Authorized::NotConfigured, None)
+        .expect("access");
     assert!(access.allows("weather", Entry::Tool, "forecast", "w_forecast"));
 }
 
@@ -142,21 +171,37 @@ fn a_virtual_server_narrows_by_exposed_name_and_rules_still_apply() {
         ..Caller::default()
     };
     let access = policy
-        .access(Some(sre.clone()), Authorized::NotConfigured, Some("team/forecasts"))
+        .access(
+            Some(sre.clone()),
+            Authorized::NotConfigured,
+            Some("team/forecasts"),
+        )
         .expect("access");
     assert!(access.allows("weather", Entry::Tool, "forecast", "w_forecast"));
     assert!(!access.allows("weather", Entry::Tool, "alerts", "w_alerts"));
-    assert!(!access.allows("weather", Entry::Prompt, "p", "w_p"), "no prompts listed");
+    assert!(
+        !access.allows("weather", Entry::Prompt, "p", "w_p"),
+        "no prompts listed"
+    );
     assert!(access.allows("weather", Entry::Resource, "weather://x", "weather://x"));
     let refusal = access
         .check("weather", Entry::Tool, "alerts", "w_alerts")
         .expect_err("refused");
     assert_eq!(refusal.label(), "not_allowed");
-    assert!(refusal.error().message.contains("virtual server \"team/forecasts\""));
+    assert!(
+        refusal
+            .error()
+            .message
+            .contains("virtual server \"team/forecasts\"")
+    );
 
     let nobody = Caller::default();
     let access = policy
-        .access(Some(nobody), Authorized::NotConfigured, Some("team/forecasts"))
+        .access(
+            Some(nobody),
+            Authorized::NotConfigured,
+            Some("team/forecasts"),
+        )
         .expect("access");
     assert!(
         !access.allows("weather", Entry::Tool, "forecast", "w_forecast"),
@@ -166,7 +211,9 @@ fn a_virtual_server_narrows_by_exposed_name_and_rules_still_apply() {
 
 #[test]
 fn an_unknown_virtual_server_is_refused() {
-    let refusal = policy().access(None, Authorized::NotConfigured, Some("nope")).expect_err("refused");
+    let refusal = policy()
+        .access(None, Authorized::NotConfigured, Some("nope"))
+        .expect_err("refused");
     assert_eq!(refusal.status(), 404);
     assert_eq!(refusal.label(), "unknown_virtual_server");
 }

@@ -32,6 +32,14 @@ impl McpHttp {
                 upstream_session,
                 ..
             } => {
+                if let (crate::decision::RouteKey::Tool(tool), Some(table)) =
+                    (&call.key, &self.table)
+                    && let Some(server) = table.servers().get(call.server_index)
+                {
+                    let outcome = router_config::envoy::call_outcome(status);
+                    self.metrics
+                        .tool_call(call.server_index, &server.name, tool, outcome);
+                }
                 let has_session_id = host::response_header(headers::SESSION_ID).is_some();
                 if has_session_id {
                     // The client only ever sees its gateway session id (and
