@@ -12,11 +12,16 @@ use url::Url;
 /// The well-known path prefix of the metadata (RFC 9728 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// Bearer-token authentication of every MCP request.
+/// Bearer-token authentication of every MCP request, and the metadata
+/// that tells clients where to get a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthenticationConfig {
-    pub jwt: JwtConfig,
+    /// The local Envoy verifies tokens itself. Absent where something in
+    /// front of the gateway does (Kuadrant `AuthPolicy`, Istio
+    /// `RequestAuthentication`): the broker then only serves the metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtConfig>,
     pub resource_metadata: ResourceMetadataConfig,
 }
 
@@ -84,10 +89,9 @@ impl AuthenticationConfig {
     /// The metadata document, RFC 9728 §2 member names.
     pub fn metadata_document(&self) -> serde_json::Value {
         let metadata = &self.resource_metadata;
-        let servers = if metadata.authorization_servers.is_empty() {
-            vec![self.jwt.issuer.clone()]
-        } else {
-            metadata.authorization_servers.clone()
+        let servers = match (&self.jwt, metadata.authorization_servers.is_empty()) {
+            (Some(jwt), true) => vec![jwt.issuer.clone()],
+            _ => metadata.authorization_servers.clone(),
         };
         let mut document = serde_json::json!({
             "resource": metadata.resource.as_str(),
@@ -138,16 +142,32 @@ impl AuthenticationConfig {
     }
 
     pub(crate) fn resolve_paths(&mut self, resolve: impl Fn(&mut PathBuf)) {
-        if let Some(file) = &mut self.jwt.jwks.file {
-            resolve(file);
-        }
-        if let Some(file) = &mut self.jwt.jwks.ca_file {
-            resolve(file);
+        if let Some(jwt) = &mut self.jwt {
+            if let Some(file) = &mut jwt.jwks.file {
+                resolve(file);
+            }
+            if let Some(file) = &mut jwt.jwks.ca_file {
+                resolve(file);
+            }
         }
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        let jwks = &self.jwt.jwks;
+        if let Some(jwt) = &self.jwt {
+            jwt.validate()?;
+        } else if self.resource_metadata.authorization_servers.is_empty() {
+            return Err(
+                "authentication.resourceMetadata.authorizationServers: name at least one (without authentication.jwt there is no issuer to default to)"
+                    .to_owned(),
+            );
+        }
+        self.validate_resource()
+    }
+}
+
+impl JwtConfig {
+    fn validate(&self) -> Result<(), String> {
+        let jwks = &self.jwks;
         match (&jwks.file, &jwks.uri) {
             (Some(_), None) => {}
             (None, Some(uri)) => {
@@ -159,15 +179,21 @@ impl AuthenticationConfig {
             }
             _ => return Err("authentication.jwt.jwks: set exactly one of file, uri".to_owned()),
         }
-        if self.jwt.issuer.is_empty() {
+        if self.issuer.is_empty() {
             return Err("authentication.jwt.issuer is empty".to_owned());
         }
-        if !valid_header_name(&self.jwt.subject_header) {
+        if !valid_header_name(&self.subject_header) {
             return Err(format!(
                 "authentication.jwt.subjectHeader {:?}: a lower-case header name (a-z 0-9 -) outside x-mcp-*",
-                self.jwt.subject_header
+                self.subject_header
             ));
         }
+        Ok(())
+    }
+}
+
+impl AuthenticationConfig {
+    fn validate_resource(&self) -> Result<(), String> {
         let resource = &self.resource_metadata.resource;
         if !matches!(resource.scheme(), "http" | "https")
             || resource.query().is_some()

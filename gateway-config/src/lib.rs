@@ -500,7 +500,7 @@ impl GatewayConfig {
         if let Some(authentication) = &self.authentication {
             authentication.validate()?;
         }
-        policy::validate(&self.policy, &self.servers)?;
+        policy::validate(&self.policy)?;
         rate_limits::validate(&self.rate_limits, self.identity_header())?;
         if let Some(header) = &self.session_binding.identity_header
             && !authentication::valid_header_name(header)
@@ -553,7 +553,8 @@ impl GatewayConfig {
         self.session_binding.identity_header.as_deref().or_else(|| {
             self.authentication
                 .as_ref()
-                .map(|a| a.jwt.subject_header.as_str())
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| jwt.subject_header.as_str())
         })
     }
 

@@ -1,13 +1,13 @@
 //! Checks of the `policy` section that the route table's types cannot
 //! express: header names Envoy can set, virtual server names a path can
-//! carry, grants naming configured servers.
+//! carry. (A grant naming a server that is not configured grants nothing:
+//! in Kubernetes servers come and go.)
 
 use router_config::Policy;
 
-use crate::ServerConfig;
 use crate::authentication::valid_header_name;
 
-pub(crate) fn validate(policy: &Policy, servers: &[ServerConfig]) -> Result<(), String> {
+pub(crate) fn validate(policy: &Policy) -> Result<(), String> {
     if !valid_header_name(&policy.claims_header) {
         return Err(format!(
             "policy.claimsHeader {:?}: a lower-case header name (a-z 0-9 -) outside x-mcp-*",
@@ -17,16 +17,6 @@ pub(crate) fn validate(policy: &Policy, servers: &[ServerConfig]) -> Result<(), 
     for rule in &policy.rules {
         if rule.name.is_empty() {
             return Err("policy.rules: every rule has a name".to_owned());
-        }
-        if let Some(grant) = rule
-            .allow
-            .iter()
-            .find(|g| g.server != "*" && !servers.iter().any(|s| s.name == g.server))
-        {
-            return Err(format!(
-                "policy rule {:?}: server {:?} is not configured (use a server name or \"*\")",
-                rule.name, grant.server
-            ));
         }
     }
     if let Some(header) = &policy.authorized_header {

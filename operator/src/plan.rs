@@ -260,7 +260,7 @@ pub fn plan_extension(
         .public_host
         .clone()
         .or_else(|| listener.hostname.clone().filter(|h| !h.contains('*')));
-    let broker_config = crate::desired::broker::broker_config(
+    let mut broker_config = crate::desired::broker::broker_config(
         &resolved,
         &names,
         settings,
@@ -268,6 +268,7 @@ pub fn plan_extension(
         extension.spec.backend_ping_interval_seconds,
         extension.spec.session_store.is_some(),
     );
+    crate::desired::access::apply(&mut broker_config, extension, &snapshot.virtual_servers);
     let readiness = extension_readiness(route_table.as_ref(), &issues, discovery, &names, settings);
     ExtensionPlan {
         readiness,

@@ -29,6 +29,7 @@ pub struct Snapshot {
     pub secrets: BTreeMap<Key, BTreeMap<String, String>>,
     /// ReferenceGrants by namespace.
     pub grants: Vec<(String, ReferenceGrantSpec)>,
+    pub virtual_servers: Vec<crate::crd::MCPVirtualServer>,
 }
 
 impl Snapshot {

@@ -126,3 +126,52 @@ fn the_filter_examples_are_what_the_operator_writes_for_the_samples() {
             .unwrap_or_else(|diff| panic!("{diff}"));
     }
 }
+
+/// The authentication samples are valid YAML of the kinds their README
+/// names, and the extension sample's access settings make a broker
+/// configuration the broker accepts.
+#[test]
+fn the_authentication_samples_read_and_configure_a_broker() {
+    let dir = install_dir().join("examples/authentication");
+    let mut kinds = Vec::new();
+    for file in [
+        "extension.yaml",
+        "kuadrant-authpolicy.yaml",
+        "istio-requestauthentication.yaml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("sample");
+        for document in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(document).expect("YAML");
+            kinds.push(value["kind"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "MCPGatewayExtension",
+            "MCPVirtualServer",
+            "AuthPolicy",
+            "RequestAuthentication",
+            "AuthorizationPolicy"
+        ]
+    );
+    let text = std::fs::read_to_string(dir.join("extension.yaml")).expect("sample");
+    let snapshot = support::snapshot_from_yaml(&text);
+    let extension = &snapshot.extensions[0];
+    let mut config = gateway_config::GatewayConfig::default();
+    config.router_authentication.mode = gateway_config::RouterAuthMode::Mesh;
+    mcp_operator::desired::access::apply(&mut config, extension, &snapshot.virtual_servers);
+    let config = gateway_config::GatewayConfig::parse(
+        &config.to_yaml(),
+        std::path::Path::new("extension.yaml"),
+        std::path::Path::new("/"),
+    )
+    .expect("the broker accepts it");
+    assert_eq!(config.policy.rules.len(), 2);
+    assert_eq!(
+        config.policy.virtual_servers[0].name,
+        "mcp-system/forecasts"
+    );
+    assert_eq!(config.identity_header(), Some("x-jwt-sub"));
+    assert!(config.authentication.is_some_and(|a| a.jwt.is_none()));
+}

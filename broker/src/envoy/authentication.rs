@@ -35,7 +35,8 @@ fn items(indent: usize, values: &[Value]) -> String {
 pub fn filters(config: &GatewayConfig) -> String {
     let policy = &config.policy;
     let mut removed = Vec::new();
-    if config.authentication.is_some() || !policy.rules.is_empty() {
+    let jwt = config.authentication.as_ref().and_then(|a| a.jwt.as_ref());
+    if jwt.is_some() || !policy.rules.is_empty() {
         removed.push(policy.claims_header.clone());
     }
     if let Some(header) = config.identity_header() {
@@ -54,8 +55,7 @@ pub fn filters(config: &GatewayConfig) -> String {
             }
         }));
     }
-    if let Some(authentication) = &config.authentication {
-        let jwt = &authentication.jwt;
+    if let Some(jwt) = jwt {
         let mut provider = json!({
             "issuer": jwt.issuer,
             "forward": true,
@@ -108,9 +108,10 @@ pub fn routes(config: &GatewayConfig, broker_cluster: &str) -> String {
     )
 }
 
-/// The `401` mapper: the challenge header and a JSON-RPC error body.
+/// The `401` mapper: the challenge header and a JSON-RPC error body (when
+/// this Envoy verifies tokens).
 pub fn reply_mappers(config: &GatewayConfig) -> String {
-    let Some(authentication) = &config.authentication else {
+    let Some(authentication) = config.authentication.as_ref().filter(|a| a.jwt.is_some()) else {
         return String::new();
     };
     items(
@@ -141,11 +142,16 @@ pub fn clusters(config: &GatewayConfig) -> String {
     let Some(uri) = config
         .authentication
         .as_ref()
-        .and_then(|a| a.jwt.jwks.uri.as_ref())
+        .and_then(|a| a.jwt.as_ref())
+        .and_then(|jwt| jwt.jwks.uri.as_ref())
     else {
         return String::new();
     };
-    let jwks = &config.authentication.as_ref().map(|a| &a.jwt.jwks);
+    let jwks = config
+        .authentication
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .map(|jwt| &jwt.jwks);
     let host = uri.host_str().unwrap_or_default();
     let tls = uri.scheme() == "https";
     let port = uri

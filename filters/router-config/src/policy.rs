@@ -126,20 +126,24 @@ pub struct Grant {
 /// A virtual server: the tools, prompts and resources it exposes, by the
 /// names (and URI prefixes) clients see. Lists through it show only its
 /// members and calls to anything else are refused; identity rules still
-/// apply inside it.
+/// apply inside it. As Kuadrant's `MCPVirtualServer` reads: `tools` are
+/// always listed (none when empty), prompts and resources only narrow
+/// when given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VirtualServer {
     /// `name` or `namespace/name`: the `X-Mcp-Virtualserver` value and the
     /// path segment(s) after the MCP path.
     pub name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub tools: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prompts: Vec<String>,
-    /// URI prefixes of the resources (and templates) it exposes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
+    /// Absent: every prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
+    /// URI prefixes of the resources (and templates) it exposes; absent:
+    /// every resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
 }
 
 /// The caller, as its verified claims describe it.
@@ -338,16 +342,16 @@ impl Access<'_> {
     ) -> Option<String> {
         if let Some(virtual_server) = self.virtual_server {
             let members = match entry {
-                Entry::Tool => &virtual_server.tools,
-                Entry::Prompt => &virtual_server.prompts,
-                Entry::Resource | Entry::ResourceTemplate => &virtual_server.resources,
+                Entry::Tool => Some(&virtual_server.tools),
+                Entry::Prompt => virtual_server.prompts.as_ref(),
+                Entry::Resource | Entry::ResourceTemplate => virtual_server.resources.as_ref(),
             };
-            let member = if entry.is_prefixed() {
-                members.iter().any(|m| m == exposed)
-            } else {
-                members
+            let member = match members {
+                None => true,
+                Some(members) if entry.is_prefixed() => members.iter().any(|m| m == exposed),
+                Some(members) => members
                     .iter()
-                    .any(|prefix| exposed.starts_with(prefix.as_str()))
+                    .any(|prefix| exposed.starts_with(prefix.as_str())),
             };
             if !member {
                 return Some(format!(

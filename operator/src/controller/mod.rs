@@ -134,6 +134,13 @@ pub async fn run(client: Client, config: RunConfig) -> Result<()> {
             watcher::Config::default(),
             every(&all_extensions),
         )
+        // A virtual server changes its namespace's extension's broker
+        // configuration (its policy).
+        .watches(
+            Api::<MCPVirtualServer>::all(client.clone()),
+            watcher::Config::default(),
+            every(&all_extensions),
+        )
         .watches_with(
             Api::<DynamicObject>::all_with(client.clone(), &http_route_resource()),
             http_route_resource(),

@@ -9,7 +9,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 
 use crate::Result;
-use crate::crd::{MCPGatewayExtension, MCPServerRegistration};
+use crate::crd::{MCPGatewayExtension, MCPServerRegistration, MCPVirtualServer};
 use crate::gateway_api::{
     self, GatewaySpec, HttpRouteSpec, ReferenceGrantSpec, gateway_resource, http_route_resource,
     reference_grant_resource,
@@ -27,6 +27,10 @@ pub async fn take(client: &Client) -> Result<Snapshot> {
         .await?
         .items;
     let extensions = Api::<MCPGatewayExtension>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let virtual_servers = Api::<MCPVirtualServer>::all(client.clone())
         .list(&ListParams::default())
         .await?
         .items;
@@ -109,6 +113,7 @@ pub async fn take(client: &Client) -> Result<Snapshot> {
         services,
         secrets,
         grants,
+        virtual_servers,
     })
 }
 

@@ -280,6 +280,11 @@ async fn a_registration_no_extension_serves_says_which_gateway_it_waits_for() {
             ),
             call(
                 "GET",
+                "/apis/mcp.wasm-gateway.io/v1alpha1/mcpvirtualservers",
+                list(serde_json::json!([])),
+            ),
+            call(
+                "GET",
                 "/apis/gateway.networking.k8s.io/v1/httproutes",
                 list(serde_json::json!([route])),
             ),
@@ -312,7 +317,7 @@ async fn a_registration_no_extension_serves_says_which_gateway_it_waits_for() {
         .expect("reconcile");
 
     let bodies = api.await.expect("api");
-    let written = &bodies[6]["status"];
+    let written = &bodies[7]["status"];
     assert_eq!(written["conditions"][0]["status"], "False");
     assert_eq!(written["conditions"][0]["reason"], "NotReady");
     assert_eq!(written["observedGeneration"], 3);

@@ -54,6 +54,59 @@ pub struct MCPGatewayExtensionSpec {
     /// it, one replica keeps sessions in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_store: Option<SessionStoreReference>,
+    /// The OAuth 2.0 protected resource metadata (RFC 9728) the broker
+    /// serves at `/.well-known/oauth-protected-resource[/mcp]`, routed to it
+    /// without a token. Tokens themselves are checked in front of the router
+    /// (Kuadrant `AuthPolicy`, Istio `RequestAuthentication`; samples in
+    /// `wasm-plugins/kubernetes/examples/authentication/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthMetadata>,
+    /// Who may use which tools, prompts and resources: identity rules over
+    /// the verified JWT's claims, and Kuadrant's signed `x-mcp-authorized`
+    /// header. The extension's `MCPVirtualServer`s are added to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessSpec>,
+}
+
+/// RFC 9728 §2 metadata of the MCP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthMetadata {
+    /// The resource identifier: the MCP endpoint's URL as clients use it
+    /// (`https://mcp.example.com/mcp`).
+    pub resource: String,
+    /// Issuer URLs of the authorization servers.
+    #[schemars(length(min = 1))]
+    pub authorization_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+}
+
+/// Identity rules and the headers they read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessSpec {
+    /// Header the authentication in front of the router writes the verified
+    /// JWT payload into (Istio `RequestAuthentication.jwtRules[].outputPayloadToHeader`).
+    /// Default `x-jwt-payload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_header: Option<String>,
+    /// The claim listing the caller's groups. Default `groups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_claim: Option<String>,
+    /// Header with the verified subject (Istio `outputClaimToHeaders`),
+    /// which binds gateway sessions to their caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_header: Option<String>,
+    /// The rules, as the gateway configuration's `policy.rules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<router_config::Rule>,
+    /// Kuadrant's trusted header: the P-256 public key (PEM) that verifies
+    /// `x-mcp-authorized`. Not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_headers_public_key: Option<String>,
 }
 
 /// Where the broker's session records live.

@@ -305,6 +305,21 @@ pub fn service(deployment: &plan::Deployment, owner: Option<&OwnerReference>) ->
     )
 }
 
+/// What the broker's HTTPRoute matches: `/mcp`; with virtual servers, the
+/// paths under it (`/mcp/namespace/name`, which the router rewrites to
+/// `/mcp`); with OAuth metadata, its well-known path (served without a
+/// token: the authentication policy must exempt it too).
+fn route_matches(config: &GatewayConfig) -> serde_json::Value {
+    let mut matches = vec![serde_json::json!({ "path": { "type": "Exact", "value": MCP_PATH } })];
+    if !config.policy.virtual_servers.is_empty() {
+        matches.push(serde_json::json!({ "path": { "type": "PathPrefix", "value": format!("{MCP_PATH}/") } }));
+    }
+    if config.authentication.is_some() {
+        matches.push(serde_json::json!({ "path": { "type": "PathPrefix", "value": gateway_config::METADATA_PATH } }));
+    }
+    serde_json::Value::Array(matches)
+}
+
 /// The HTTPRoute that sends the gateway's `/mcp` to the broker (the router
 /// re-routes `tools/call` to upstreams by rewriting `:authority`).
 pub fn http_route(
@@ -319,7 +334,7 @@ pub fn http_route(
             "sectionName": deployment.listener.name
         }],
         "rules": [{
-            "matches": [{ "path": { "type": "Exact", "value": MCP_PATH } }],
+            "matches": route_matches(&deployment.broker_config),
             "backendRefs": [{ "name": n.broker, "port": BROKER_PORT }]
         }]
     });

@@ -1,6 +1,7 @@
 //! The Kubernetes objects of a [`plan::Deployment`](crate::plan::Deployment):
 //! pure functions, so the exact objects are tested without a cluster.
 
+pub mod access;
 pub mod broker;
 pub mod filter;
 pub mod policies;

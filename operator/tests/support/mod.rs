@@ -78,6 +78,9 @@ pub fn snapshot_from_yaml(text: &str) -> Snapshot {
             "MCPGatewayExtension" => snapshot
                 .extensions
                 .push(serde_json::from_value(value).expect("extension")),
+            "MCPVirtualServer" => snapshot
+                .virtual_servers
+                .push(serde_json::from_value(value).expect("virtual server")),
             "HTTPRoute" => {
                 let object: DynamicObject = serde_json::from_value(value).expect("route");
                 snapshot.routes.insert(

@@ -180,8 +180,8 @@ fn a_virtual_server_narrows_by_exposed_name_and_rules_still_apply() {
     assert!(access.allows("weather", Entry::Tool, "forecast", "w_forecast"));
     assert!(!access.allows("weather", Entry::Tool, "alerts", "w_alerts"));
     assert!(
-        !access.allows("weather", Entry::Prompt, "p", "w_p"),
-        "no prompts listed"
+        access.allows("weather", Entry::Prompt, "p", "w_p"),
+        "prompts not narrowed"
     );
     assert!(access.allows("weather", Entry::Resource, "weather://x", "weather://x"));
     let refusal = access
