@@ -326,6 +326,6 @@ async fn a_registration_no_extension_serves_says_which_gateway_it_waits_for() {
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("edge/public listener mcp"), "{message}");
-    assert_eq!(bodies[7]["reason"], "NotReady");
-    assert_eq!(bodies[7]["type"], "Warning");
+    assert_eq!(bodies[8]["reason"], "NotReady");
+    assert_eq!(bodies[8]["type"], "Warning");
 }
