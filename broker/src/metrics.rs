@@ -17,6 +17,11 @@ pub struct ServerLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HandshakeLabels {
     pub server: String,
     pub result: &'static str,
@@ -38,6 +43,8 @@ pub struct Metrics {
     pub upstream_tools: Family<ServerLabel, Gauge>,
     /// Route table files written for Envoy.
     pub route_table_writes: Counter,
+    /// Tool calls that needed approval, by what became of them.
+    pub approvals: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -85,7 +92,14 @@ impl Metrics {
             "Route tables written for the local Envoy",
             route_table_writes.clone(),
         );
+        let approvals = Family::default();
+        registry.register(
+            "approvals",
+            "Tool calls that needed the caller's approval, by outcome (approved, declined, cancelled, unavailable)",
+            approvals.clone(),
+        );
         Metrics {
+            approvals,
             registry,
             requests,
             sessions_started,
@@ -95,6 +109,16 @@ impl Metrics {
             upstream_tools,
             route_table_writes,
         }
+    }
+
+    /// Counts one approval decision (`approved`, `declined`, `cancelled`,
+    /// `unavailable`: a fixed set, so clients cannot grow the family).
+    pub fn count_approval(&self, outcome: &str) {
+        self.approvals
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     pub fn count_request(&self, method: &str) {

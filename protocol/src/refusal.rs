@@ -104,6 +104,9 @@ pub enum Refusal {
     UnknownVirtualServer { name: String },
     /// The verified-claims header could not be read (not base64url JSON).
     InvalidIdentity { detail: String },
+    /// A call that needs the caller's approval was not approved (`outcome`:
+    /// `declined`, `cancelled`).
+    NotApproved { tool: String, outcome: String },
 }
 
 /// A response the router sends itself.
@@ -356,6 +359,13 @@ impl Refusal {
                     format!("Forbidden: {what} is not allowed: {reason}"),
                 ),
             ),
+            NotApproved { tool, outcome } => (
+                200,
+                RpcError::new(
+                    ErrorCode::Forbidden,
+                    format!("Forbidden: the call of tool {tool:?} needs approval and was not approved ({outcome}); it was not sent"),
+                ),
+            ),
             UnknownVirtualServer { name } => (
                 404,
                 RpcError::new(
@@ -460,6 +470,7 @@ impl Refusal {
             NotAllowed { .. } => "not_allowed",
             UnknownVirtualServer { .. } => "unknown_virtual_server",
             InvalidIdentity { .. } => "invalid_identity",
+            NotApproved { .. } => "not_approved",
         }
     }
 }

@@ -26,6 +26,7 @@
 //! method and upstream, and an expiry: forged, replayed for another caller
 //! or stale state is refused.
 
+pub mod approval;
 mod edit;
 pub mod to_handshake;
 pub mod to_modern;

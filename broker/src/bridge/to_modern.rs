@@ -27,7 +27,7 @@ use crate::upstream::client::Connection;
 use crate::upstream::wire::{Envelope, ModernHeaders, request_meta};
 
 /// The id prefix of requests the bridge relays to a handshake-era client.
-const RELAYED: &str = "bridge:";
+pub(crate) const RELAYED: &str = "bridge:";
 
 /// Starts the call; the messages for the client's event stream, in order
 /// (the last one is the response).
@@ -238,6 +238,18 @@ async fn ask_client(
     }
     bridge.forget(&held);
     Ok(serde_json::Value::Object(given).to_string())
+}
+
+/// Whether `body` answers a request the broker made with an id of its own
+/// (an approval's elicitation: the router passes such answers, which carry
+/// no relay id, to the broker).
+pub fn answers_a_held_call(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| members::probe(text, ["id"]).ok())
+        .and_then(|[id]| id)
+        .and_then(|id| id.as_str().map(|id| id.starts_with(RELAYED)))
+        .unwrap_or(false)
 }
 
 /// The client's answer to a request the bridge relayed (its id is the one

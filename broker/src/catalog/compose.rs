@@ -129,6 +129,15 @@ pub fn compose(
                     .keys(Entry::ResourceTemplate)
                     .map(str::to_owned)
                     .collect();
+                if let Some(approval) = &settings.policy.approval {
+                    route.approval = state
+                        .catalog
+                        .get(Entry::Tool)
+                        .iter()
+                        .filter(|d| needs_approval(approval, &spec.prefix, d))
+                        .map(|d| d.key.clone())
+                        .collect();
+                }
             }
             route
         })
@@ -306,6 +315,32 @@ fn modern_result(
     Arc::from(RawValue::from_string(text).unwrap_or_default())
 }
 
+/// Whether calls of the tool `definition` (of a server with `prefix`) wait
+/// for the caller's approval: named in `approval.tools` (by its exposed
+/// name), or, with `approval.destructive`, annotated `destructiveHint:
+/// true` (MCP 2025-06-18 "Tools › Tool Annotations").
+fn needs_approval(
+    approval: &router_config::policy::Approval,
+    prefix: &str,
+    definition: &Definition,
+) -> bool {
+    let exposed = mcp_protocol::names::exposed_name(prefix, &definition.key);
+    if approval.tools.contains(&exposed) {
+        return true;
+    }
+    if !approval.destructive {
+        return false;
+    }
+    let destructive = |raw: &str| -> Option<bool> {
+        let [annotations] = mcp_protocol::members::probe(raw, ["annotations"]).ok()?;
+        let annotations = annotations?;
+        let [hint] =
+            mcp_protocol::members::probe(annotations.raw.get(), ["destructiveHint"]).ok()?;
+        Some(hint?.raw.get() == "true")
+    };
+    destructive(&definition.raw).unwrap_or(false)
+}
+
 /// `{"<member>":[<definitions>]}`, concatenated from the raw definitions
 /// (each already valid JSON), so nothing in them is re-encoded.
 fn list_result(member: &str, definitions: &[Arc<str>]) -> Arc<RawValue> {
@@ -327,4 +362,42 @@ fn list_result(member: &str, definitions: &[Arc<str>]) -> Arc<RawValue> {
         RawValue::from_string(format!("{{\"{member}\":[]}}")).unwrap_or_default()
     });
     Arc::from(raw)
+}
+
+#[cfg(test)]
+mod approval_tests {
+    use super::*;
+    use router_config::policy::Approval;
+
+    fn tool(raw: &str) -> Definition {
+        Definition::parse(Entry::Tool, raw).expect("a tool")
+    }
+
+    #[test]
+    fn named_tools_and_opted_in_destructive_ones_need_approval() {
+        let named = Approval {
+            tools: vec!["fs_delete".to_owned()],
+            destructive: false,
+        };
+        let destructive = Approval {
+            tools: Vec::new(),
+            destructive: true,
+        };
+        let delete = tool(r#"{"name":"delete","inputSchema":{"type":"object"}}"#);
+        let wipe = tool(
+            r#"{"name":"wipe","inputSchema":{"type":"object"},"annotations":{"destructiveHint":true}}"#,
+        );
+        let read = tool(
+            r#"{"name":"read","inputSchema":{"type":"object"},"annotations":{"destructiveHint":false}}"#,
+        );
+        assert!(needs_approval(&named, "fs_", &delete));
+        assert!(!needs_approval(&named, "", &delete), "by the exposed name");
+        assert!(!needs_approval(&named, "fs_", &wipe), "hints are opt-in");
+        assert!(needs_approval(&destructive, "fs_", &wipe));
+        assert!(!needs_approval(&destructive, "fs_", &read));
+        assert!(
+            !needs_approval(&destructive, "fs_", &delete),
+            "no annotations"
+        );
+    }
 }

@@ -88,7 +88,9 @@ pub async fn post(
             MessageKind::Call { .. } => {
                 upstream_sessions::relay_notification(state.clone(), gateway, method, &body);
             }
-            MessageKind::Response if bridged.is_some() => {
+            MessageKind::Response
+                if bridged.is_some() || crate::bridge::to_modern::answers_a_held_call(&body) =>
+            {
                 if let Err(refusal) = crate::bridge::to_modern::answer(&state.bridge, &body).await {
                     return RpcFailure::from(refusal).into_response();
                 }
@@ -141,6 +143,22 @@ pub async fn post(
                     server: server.to_owned(),
                 });
             };
+            if method == methods::TOOLS_CALL
+                && let Some(tool) =
+                    crate::bridge::approval::needed(&state, server, &request_headers)
+            {
+                return match crate::bridge::approval::call(
+                    state.clone(),
+                    request_headers.clone(),
+                    &claims,
+                    spec,
+                    tool,
+                    body.to_vec(),
+                ) {
+                    Ok(messages) => super::streams::events(messages),
+                    Err(refusal) => refuse(refusal),
+                };
+            }
             match crate::bridge::to_modern::call(
                 state.bridge.clone(),
                 state.http.clone(),

@@ -19,7 +19,7 @@ mod mcp;
 mod metadata;
 mod modern;
 mod rpc;
-mod session_api;
+pub(crate) mod session_api;
 pub mod status;
 pub(crate) mod streams;
 mod upstream_sessions;

@@ -110,6 +110,16 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
                 Some(server) => Ok((server.to_owned(), body.to_vec())),
                 None => super::calls::owner(&state, &request_headers, method, &message, &body),
             };
+            let target = match target {
+                Ok((server, body)) if method == methods::TOOLS_CALL => {
+                    match approve(&state, &server, &request_headers, &body) {
+                        Ok(None) => Ok((server, body)),
+                        Ok(Some(ask)) => return rpc::result(id, ask),
+                        Err(refusal) => Err(refusal),
+                    }
+                }
+                other => other,
+            };
             let answered = match target {
                 Ok((server, body)) => {
                     super::calls::forward(&state, &server, &request_headers, &body).await
@@ -129,6 +139,57 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
             },
             Some(id),
         ),
+    }
+}
+
+/// A stateless-era call of a tool that needs approval (`policy.approval`):
+/// `Some(result)` to ask for it (an `input_required` result), `None` once
+/// the call carries an accepting answer (or needs none).
+///
+/// # Errors
+/// The client declared no elicitation capability, or did not accept.
+fn approve(
+    state: &AppState,
+    server: &str,
+    request_headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<serde_json::Value>, Refusal> {
+    use crate::bridge::approval::{self, Decision};
+    let Some(tool) = approval::needed(state, server, request_headers) else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(body).map_err(|_| Refusal::EmptyBody)?;
+    match approval::modern_answer(text) {
+        None => {
+            let declared = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v["params"]["_meta"][modern::META_CLIENT_CAPABILITIES]
+                        .get("elicitation")
+                        .cloned()
+                })
+                .is_some();
+            if !declared {
+                approval::audit(state, server, &tool, "unavailable");
+                return Err(Refusal::MissingClientCapability {
+                    capability: "elicitation".to_owned(),
+                });
+            }
+            Ok(Some(approval::modern_request(server, &tool, text)))
+        }
+        Some(Decision::Accepted) => {
+            approval::audit(state, server, &tool, "approved");
+            Ok(None)
+        }
+        Some(decision @ (Decision::Declined | Decision::Cancelled)) => {
+            let outcome = if decision == Decision::Declined {
+                "declined"
+            } else {
+                "cancelled"
+            };
+            approval::audit(state, server, &tool, outcome);
+            Err(approval::refusal(&tool, outcome))
+        }
     }
 }
 

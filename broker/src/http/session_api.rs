@@ -45,86 +45,111 @@ pub async fn post(
             detail: "session API: x-mcp-gateway-session header is required".to_owned(),
         });
     };
+    match open(
+        &state,
+        &request_headers,
+        gateway,
+        &request.server,
+        request.stale_session_id.as_deref(),
+    )
+    .await
+    {
+        Ok(session) => Json(session).into_response(),
+        Err(refusal) => rpc::refuse(refusal),
+    }
+}
+
+/// The upstream session of `gateway` on `server`, opened on first use
+/// (one handshake however many ask at once), after the checks every use of
+/// a gateway session makes: signature, expiry, end, and the identity of
+/// `request_headers` (MCP "Security Best Practices › Session Hijacking").
+/// `stale`: an upstream session id the upstream no longer knows.
+///
+/// # Errors
+/// [`Refusal::SessionNotFound`], [`Refusal::SessionOfAnotherIdentity`],
+/// [`Refusal::ServerNotConfigured`], the handshake's and the store's.
+pub async fn open(
+    state: &Arc<AppState>,
+    request_headers: &HeaderMap,
+    gateway: &str,
+    server: &str,
+    stale: Option<&str>,
+) -> Result<UpstreamSessionResponse, Refusal> {
     let runtime = state.runtime.load_full();
     let claims = match runtime.signer.verify(gateway) {
         Ok(claims) => claims,
-        Err(error) => return session_not_found(&error.to_string()),
+        Err(error) => return Err(session_not_found(&error.to_string())),
     };
     match state.sessions.is_ended(gateway).await {
         Ok(false) => {}
-        Ok(true) => return session_not_found("ended"),
-        Err(error) => return rpc::refuse(error.into()),
+        Ok(true) => return Err(session_not_found("ended")),
+        Err(error) => return Err(error.into()),
     }
     // The router forwards the headers the client's request identified with.
-    let identity = super::mcp::identity_of(&request_headers, runtime.config.identity_header());
+    let identity = super::mcp::identity_of(request_headers, runtime.config.identity_header());
     if !claims.is_bound_to(identity) {
-        return rpc::refuse(Refusal::SessionOfAnotherIdentity);
+        return Err(Refusal::SessionOfAnotherIdentity);
     }
-    let Some(spec) = runtime.spec(&request.server).cloned() else {
-        return rpc::refuse(Refusal::ServerNotConfigured {
-            server: request.server,
+    let Some(spec) = runtime.spec(server).cloned() else {
+        return Err(Refusal::ServerNotConfigured {
+            server: server.to_owned(),
         });
     };
 
     let timeout = runtime.handshake_timeout();
     let result = state
         .sessions
-        .upstream_session(
-            gateway,
-            &spec.name,
-            request.stale_session_id.as_deref(),
-            || {
-                // The handshake may outlive this request (other callers
-                // share it), so it owns what it uses.
-                let state = state.clone();
-                let spec = spec.clone();
-                // Declared as the client declared it; the level it set, if any.
-                let capabilities = claims.client_capabilities.to_json();
-                let gateway_owned = gateway.to_owned();
-                async move {
-                    // Only a handshake needs the level, so only it reads it;
-                    // unreadable, the upstream gets none (it is advice).
-                    let log_level = match state.sessions.log_level(&gateway_owned).await {
-                        Ok(level) => level,
-                        Err(error) => {
-                            tracing::warn!(%error, "logging level not read for the handshake");
-                            None
-                        }
-                    };
-                    let result = handshake::open(
-                        &state.http,
-                        &spec,
-                        claims.protocol_version,
-                        capabilities,
-                        log_level,
-                        timeout,
-                    )
-                    .await;
-                    state
-                        .metrics
-                        .upstream_handshakes
-                        .get_or_create(&HandshakeLabels {
-                            server: spec.name.clone(),
-                            result: if result.is_ok() { "ok" } else { "error" },
-                        })
-                        .inc();
-                    match &result {
-                        Ok(session) => {
-                            tracing::info!(
-                                server = %spec.name,
-                                protocol_version = %session.protocol_version,
-                                "upstream session opened"
-                            );
-                            super::streams::attach(&state, &gateway_owned, &spec, session).await;
-                        }
-                        Err(error) => {
-                            tracing::warn!(server = %spec.name, %error, "upstream handshake failed")
-                        }
+        .upstream_session(gateway, &spec.name, stale, || {
+            // The handshake may outlive this request (other callers
+            // share it), so it owns what it uses.
+            let state = state.clone();
+            let spec = spec.clone();
+            // Declared as the client declared it; the level it set, if any.
+            let capabilities = claims.client_capabilities.to_json();
+            let gateway_owned = gateway.to_owned();
+            async move {
+                // Only a handshake needs the level, so only it reads it;
+                // unreadable, the upstream gets none (it is advice).
+                let log_level = match state.sessions.log_level(&gateway_owned).await {
+                    Ok(level) => level,
+                    Err(error) => {
+                        tracing::warn!(%error, "logging level not read for the handshake");
+                        None
                     }
-                    result
+                };
+                let result = handshake::open(
+                    &state.http,
+                    &spec,
+                    claims.protocol_version,
+                    capabilities,
+                    log_level,
+                    timeout,
+                )
+                .await;
+                state
+                    .metrics
+                    .upstream_handshakes
+                    .get_or_create(&HandshakeLabels {
+                        server: spec.name.clone(),
+                        result: if result.is_ok() { "ok" } else { "error" },
+                    })
+                    .inc();
+                match &result {
+                    Ok(session) => {
+                        tracing::info!(
+                            server = %spec.name,
+                            protocol_version = %session.protocol_version,
+                            "upstream session opened"
+                        );
+                        super::streams::attach(&state, &gateway_owned, &spec, session).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(server = %spec.name, %error, "upstream handshake failed")
+                    }
                 }
-            },
-        )
+                result
+            }
+        })
         .await;
     if let Ok(Opened { to_close, .. }) = &result
         && !to_close.is_empty()
@@ -160,9 +185,9 @@ pub async fn post(
                     handshake::close(&state.http, spec, &id).await;
                 }
             }
-            session_not_found("ended while its upstream handshake ran")
+            Err(session_not_found("ended while its upstream handshake ran"))
         }
-        Ok(Opened { session, .. }) => Json(UpstreamSessionResponse {
+        Ok(Opened { session, .. }) => Ok(UpstreamSessionResponse {
             session_id: session.session_id,
             protocol_version: session.protocol_version,
             expires_at: claims.expires_at_unix(),
@@ -173,30 +198,29 @@ pub async fn post(
             } else {
                 spec.authorization.clone()
             },
-        })
-        .into_response(),
-        Err(StoreError::Handshake(error)) => rpc::refuse(Refusal::HandshakeFailed {
+        }),
+        Err(StoreError::Handshake(error)) => Err(Refusal::HandshakeFailed {
             detail: error.to_string(),
         }),
         Err(refusal @ StoreError::TooManyHandshakes { .. }) => {
             tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
-            rpc::refuse(Refusal::TooManyHandshakes {
+            Err(Refusal::TooManyHandshakes {
                 detail: refusal.to_string(),
             })
         }
-        Err(StoreError::Records(error)) => rpc::refuse(error.into()),
+        Err(StoreError::Records(error)) => Err(error.into()),
         Err(refusal @ StoreError::AtCapacity { .. }) => {
             tracing::warn!(server = %spec.name, %refusal, "upstream handshake refused");
-            rpc::refuse(Refusal::AtCapacity {
+            Err(Refusal::AtCapacity {
                 detail: refusal.to_string(),
             })
         }
     }
 }
 
-fn session_not_found(reason: &str) -> Response {
+fn session_not_found(reason: &str) -> Refusal {
     tracing::debug!(reason, "session API: gateway session not found");
-    rpc::refuse(Refusal::SessionNotFound)
+    Refusal::SessionNotFound
 }
 
 /// `POST /v1/route-tables/loaded`: a router reports the table it routes

@@ -420,7 +420,7 @@ fn routed<'b>(
             bridged: table
                 .servers()
                 .get(target.server_index)
-                .is_some_and(|s| !s.era.speaks(Era::Handshake)),
+                .is_some_and(|s| !s.era.speaks(Era::Handshake) || needs_approval(s, &target.key)),
             server_index: target.server_index,
             method: method.to_owned(),
             key: target.key,
@@ -431,6 +431,12 @@ fn routed<'b>(
         }),
         Err(refusal) => reject(refusal),
     }
+}
+
+/// Whether a call by `key` to `server` waits for the caller's approval:
+/// the broker asks the client first, so the call goes through it.
+pub(crate) fn needs_approval(server: &router_config::ServerRoute, key: &RouteKey) -> bool {
+    matches!(key, RouteKey::Tool(name) if server.approval.iter().any(|t| t == name))
 }
 
 /// A string member the method needs (`params.name`, `params.uri`).

@@ -69,6 +69,26 @@ pub struct Policy {
     /// header ([`authorized`]). With `rules` too, both must allow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_header: Option<AuthorizedHeader>,
+    /// Tools whose calls wait for the caller's approval (an elicitation to
+    /// the client) before they are forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// Which tool calls need the caller's approval. The broker works out the
+/// set (it knows each tool's annotations) and writes it into each
+/// server's route (`ServerRoute::approval`); such calls go through it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approval {
+    /// Exposed tool names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Also every tool whose annotations say `destructiveHint: true` (MCP
+    /// 2025-06-18 "Tools › Tool Annotations"; a hint the upstream gives,
+    /// so opt-in).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
 }
 
 impl Default for Policy {
@@ -79,6 +99,7 @@ impl Default for Policy {
             rules: Vec::new(),
             virtual_servers: Vec::new(),
             authorized_header: None,
+            approval: None,
         }
     }
 }

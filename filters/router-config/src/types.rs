@@ -197,6 +197,11 @@ pub struct ServerRoute {
     /// which holds the credential.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub credential_via_router: bool,
+    /// Upstream names of its tools whose calls need the caller's approval
+    /// (`policy.approval`): the router sends them to the broker, which asks
+    /// the client first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval: Vec<String>,
 }
 
 /// The MCP eras an upstream speaks (MCP 2026-07-28, "Versioning").
@@ -246,6 +251,7 @@ impl ServerRoute {
             resource_templates: Vec::new(),
             era: ServerEra::Handshake,
             credential_via_router: false,
+            approval: Vec::new(),
         }
     }
 

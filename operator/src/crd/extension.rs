@@ -107,6 +107,10 @@ pub struct AccessSpec {
     /// `x-mcp-authorized`. Not a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_headers_public_key: Option<String>,
+    /// Tool calls that wait for the caller's approval (an elicitation), as
+    /// the gateway configuration's `policy.approval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<router_config::policy::Approval>,
 }
 
 /// Where the broker's session records live.

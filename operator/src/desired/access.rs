@@ -57,6 +57,7 @@ pub fn apply(
                     public_key: key.clone(),
                     required: true,
                 });
+        policy.approval = access.approval.clone();
         config.session_binding.identity_header = access.identity_header.clone();
     }
     let namespace = extension.namespace().unwrap_or_default();

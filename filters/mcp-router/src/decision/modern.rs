@@ -103,10 +103,9 @@ pub(super) fn on_head(table: &RouteTable, head: &RequestHead<'_>) -> HeadDecisio
             Err(refusal) => return HeadDecision::Reject(refusal),
         }
     }
-    let bridged = table
-        .servers()
-        .get(server_index)
-        .is_none_or(|s| !s.era.speaks(Era::Modern) || s.credential_via_router);
+    let bridged = table.servers().get(server_index).is_none_or(|s| {
+        !s.era.speaks(Era::Modern) || s.credential_via_router || super::needs_approval(s, &key)
+    });
     HeadDecision::Modern(ModernCall {
         call: RoutedCall {
             server_index,
