@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod simulate;
 pub mod state;
 pub mod supervisor;
+pub mod telemetry;
 pub mod upstream;
 
 use std::path::PathBuf;

@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Parser)]
 #[command(name = "mcp-broker", version, about = "The MCP gateway's broker")]
@@ -49,14 +51,34 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // Traces are set up from the file as it is at start (a reload does not
+    // change where they go); a file that does not load fails below, with
+    // its error, as it always did.
+    let tracing_config = matches!(cli.command, None | Some(Command::Run))
+        .then(|| mcp_broker::config::GatewayConfig::load(&cli.config).ok())
+        .flatten()
+        .and_then(|config| config.tracing);
+    let (provider, otel) = match &tracing_config {
+        Some(config) => {
+            let (provider, layer) = mcp_broker::telemetry::layer(config)?;
+            (Some(provider), Some(layer))
+        }
+        None => (None, None),
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     match cli.log_format {
-        LogFormat::Text => subscriber.init(),
-        LogFormat::Json => subscriber.json().init(),
+        LogFormat::Text => registry.with(fmt).init(),
+        LogFormat::Json => registry.with(fmt.json()).init(),
     }
+    let outcome = run(cli).await;
+    if let Some(provider) = &provider {
+        mcp_broker::telemetry::shutdown(provider);
+    }
+    outcome
+}
 
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let shutdown = CancellationToken::new();

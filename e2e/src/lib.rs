@@ -8,6 +8,7 @@
 pub mod client;
 pub mod jwt;
 pub mod load;
+pub mod otlp;
 pub mod paths;
 pub mod process;
 pub mod redis;

@@ -83,6 +83,9 @@ pub struct GatewayConfig {
     /// local Envoy's `local_ratelimit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rate_limits: Vec<RateLimit>,
+    /// OpenTelemetry traces over OTLP, from the local Envoy and the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -379,6 +382,7 @@ impl Default for GatewayConfig {
             authentication: None,
             policy: router_config::Policy::default(),
             rate_limits: Vec::new(),
+            tracing: None,
             limits: LimitsConfig::default(),
             discovery: DiscoveryConfig::default(),
             session_store: SessionStoreConfig::default(),
@@ -502,6 +506,9 @@ impl GatewayConfig {
         }
         policy::validate(&self.policy)?;
         rate_limits::validate(&self.rate_limits, self.identity_header())?;
+        if let Some(tracing) = &self.tracing {
+            tracing.validate()?;
+        }
         if let Some(header) = &self.session_binding.identity_header
             && !authentication::valid_header_name(header)
         {
@@ -617,11 +624,13 @@ mod authentication;
 mod limits;
 mod policy;
 mod rate_limits;
+mod telemetry;
 pub use authentication::{
     AuthenticationConfig, JwksSource, JwtConfig, METADATA_PATH, ResourceMetadataConfig,
 };
 pub use limits::LimitsConfig;
 pub use rate_limits::{RateLimit, RateLimitKey};
+pub use telemetry::TracingConfig;
 
 #[cfg(test)]
 mod tests;

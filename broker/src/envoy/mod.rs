@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authentication;
 pub mod rate_limits;
 pub mod resources;
+pub mod telemetry;
 
 use std::io::Write;
 use std::path::Path;
@@ -106,6 +107,8 @@ pub fn render_bootstrap(config: &GatewayConfig) -> Result<String, BootstrapError
         ),
         ("auth_reply_mappers", authentication::reply_mappers(config)),
         ("auth_clusters", authentication::clusters(config)),
+        ("tracing", telemetry::tracing(config)),
+        ("otlp_cluster", telemetry::cluster(config)),
         (
             "access_log_format",
             audit::access_log_format(config).to_string(),

@@ -78,7 +78,11 @@ pub fn app(state: Arc<AppState>) -> Router {
             deadline,
         ))
         // Handlers log their own failures; `/readyz` answers 503 by design.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
 }
 
