@@ -123,7 +123,7 @@ pub fn snapshot_from_yaml(text: &str) -> Snapshot {
                 snapshot.secrets.insert(key(&object), data);
             }
             // Not read by the operator's pure core.
-            "MCPVirtualServer" | "Deployment" => {}
+            "Deployment" => {}
             other => panic!("unexpected kind {other:?} in a case"),
         }
     }

@@ -15,6 +15,9 @@ use proxy_wasm::types::MetricType;
 /// outcomes, so this only bounds a very large catalogue.
 const MAX_TOOL_CALL_STATS: usize = 8192;
 
+/// Stat ids by (server index, outcome), then upstream tool name.
+type ToolCallStats = HashMap<(usize, &'static str), HashMap<String, u32>>;
+
 /// One counter per outcome; `None` where the host refused to define one
 /// (increments of those are skipped).
 #[derive(Debug, Default)]
@@ -32,7 +35,7 @@ pub struct Metrics {
     pub forbidden: Option<u32>,
     /// Tool-call stat ids by (server index, outcome), then upstream tool
     /// name: a lookup allocates nothing.
-    tool_calls: RefCell<HashMap<(usize, &'static str), HashMap<String, u32>>>,
+    tool_calls: RefCell<ToolCallStats>,
     defined: std::cell::Cell<usize>,
 }
 
