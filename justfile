@@ -7,6 +7,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 root := justfile_directory()
 export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", root / "target")
+# No incremental caches: they only speed up edit-compile loops, and on a
+# machine with a small disk they grew by gigabytes per `just test`.
+export CARGO_INCREMENTAL := env_var_or_default("CARGO_INCREMENTAL", "0")
 venv := root / ".venv"
 export ENVOY_BIN := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
 export MCP_ROUTER_WASM := CARGO_TARGET_DIR / "wasm32-wasip1/wasm/mcp_router.wasm"

@@ -20,7 +20,6 @@ use crate::config::GatewayConfig;
 pub const JWKS_CLUSTER: &str = "mcp_jwks";
 /// The `jwt_authn` provider's name.
 const PROVIDER: &str = "gateway";
-const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Lines of a YAML block sequence, each item one JSON flow mapping.
 fn items(indent: usize, values: &[Value]) -> String {
@@ -139,54 +138,23 @@ pub fn reply_mappers(config: &GatewayConfig) -> String {
 
 /// The JWKS cluster, when the keys come from a URL (TLS for `https`).
 pub fn clusters(config: &GatewayConfig) -> String {
-    let Some(uri) = config
+    let Some(jwks) = config
         .authentication
         .as_ref()
         .and_then(|a| a.jwt.as_ref())
-        .and_then(|jwt| jwt.jwks.uri.as_ref())
+        .map(|jwt| &jwt.jwks)
     else {
         return String::new();
     };
-    let jwks = config
-        .authentication
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .map(|jwt| &jwt.jwks);
-    let host = uri.host_str().unwrap_or_default();
-    let tls = uri.scheme() == "https";
-    let port = uri
-        .port_or_known_default()
-        .unwrap_or(if tls { 443 } else { 80 });
-    let mut cluster = json!({
-        "name": JWKS_CLUSTER,
-        "type": "STRICT_DNS",
-        "connect_timeout": "5s",
-        "dns_lookup_family": "V4_PREFERRED",
-        "load_assignment": {
-            "cluster_name": JWKS_CLUSTER,
-            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
-                "socket_address": { "address": host, "port_value": port }
-            } } }] }]
-        }
-    });
-    if tls {
-        let ca = jwks
-            .and_then(|j| j.ca_file.as_ref())
-            .map_or_else(|| SYSTEM_CA.to_owned(), |p| p.display().to_string());
-        cluster["transport_socket"] = json!({
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": host,
-                "common_tls_context": { "validation_context": {
-                    "trusted_ca": { "filename": ca },
-                    "match_typed_subject_alt_names": [{
-                        "san_type": "DNS",
-                        "matcher": { "exact": host }
-                    }]
-                } }
-            }
-        });
-    }
-    items(2, &[cluster])
+    let Some(uri) = &jwks.uri else {
+        return String::new();
+    };
+    items(
+        2,
+        &[super::resources::url_cluster(
+            JWKS_CLUSTER,
+            uri,
+            jwks.ca_file.as_deref(),
+        )],
+    )
 }

@@ -75,6 +75,47 @@ pub fn file_source(envoy: &EnvoyConfig, file: &Path) -> Value {
     })
 }
 
+/// The system's CA bundle (Debian's), for clusters that verify TLS.
+const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A cluster `name` reaching `url`'s host and port (DNS-resolved), over TLS
+/// for `https`, verifying the server's certificate against `ca_file` (default
+/// the system's bundle) and its name against the host.
+pub fn url_cluster(name: &str, url: &url::Url, ca_file: Option<&Path>) -> Value {
+    let host = url.host_str().unwrap_or_default();
+    let tls = url.scheme() == "https";
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
+    let mut cluster = json!({
+        "name": name,
+        "type": "STRICT_DNS",
+        "connect_timeout": "5s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
+                "socket_address": { "address": host, "port_value": port }
+            } } }] }]
+        }
+    });
+    if tls {
+        let ca = ca_file.map_or_else(|| SYSTEM_CA.to_owned(), |p| p.display().to_string());
+        cluster["transport_socket"] = json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": host,
+                "common_tls_context": { "validation_context": {
+                    "trusted_ca": { "filename": ca },
+                    "match_typed_subject_alt_names": [{ "san_type": "DNS", "matcher": { "exact": host } }]
+                } }
+            }
+        });
+    }
+    cluster
+}
+
 /// Envoy's buffer limit per connection: a little more than the router's
 /// body limit, so the router (not Envoy) answers oversized MCP bodies.
 pub fn buffer_limit_bytes(config: &GatewayConfig) -> u64 {

@@ -36,30 +36,6 @@ pub fn cluster(config: &GatewayConfig) -> String {
     let Some(tracing) = &config.tracing else {
         return String::new();
     };
-    let endpoint = &tracing.otlp_endpoint;
-    let host = endpoint.host_str().unwrap_or_default();
-    let tls = endpoint.scheme() == "https";
-    let port = endpoint.port_or_known_default().unwrap_or(4318);
-    let mut cluster = json!({
-        "name": OTLP_CLUSTER,
-        "type": "STRICT_DNS",
-        "connect_timeout": "2s",
-        "dns_lookup_family": "V4_PREFERRED",
-        "load_assignment": {
-            "cluster_name": OTLP_CLUSTER,
-            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
-                "socket_address": { "address": host, "port_value": port }
-            } } }] }]
-        }
-    });
-    if tls {
-        cluster["transport_socket"] = json!({
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": host,
-            }
-        });
-    }
+    let cluster = super::resources::url_cluster(OTLP_CLUSTER, &tracing.otlp_endpoint, None);
     format!("  - {cluster}")
 }
