@@ -156,6 +156,7 @@ setup-kube:
     set -euo pipefail
     bash "{{root}}/scripts/need-command.sh" etcd etcd-server
     if [ ! -x "$MCP_KUBE_APISERVER" ]; then
+        sudo=""; if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
         $sudo env HOME="$HOME" bash "{{kube_tools}}/build.sh"
     fi
     "$MCP_KUBE_APISERVER" --version
