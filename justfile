@@ -119,9 +119,14 @@ fuzz RUNS="1000000": build-wasm setup-fuzz
         --report "{{root}}/docs/fuzzing.md" --libfuzzer-log "$log"
 
 # A short `cargo fuzz` run of the core target (part of `just test`; the
-# mutation run's smoke is a harness test).
+# mutation run's smoke is a harness test). libFuzzer writes what it finds
+# into its first corpus directory: a scratch one, never the committed seeds.
 fuzz-smoke: setup-fuzz
-    cd "{{root}}/fuzz" && cargo +nightly fuzz run core seeds/core -- -runs=20000 -max_len=8192
+    #!/usr/bin/env bash
+    set -euo pipefail
+    corpus="$(mktemp -d)"
+    trap 'rm -rf "$corpus"' EXIT
+    cd "{{root}}/fuzz" && cargo +nightly fuzz run core "$corpus" seeds/core -- -runs=20000 -max_len=8192
 
 # The nightly toolchain and cargo-fuzz (cached under ~/.cache) `just fuzz` needs.
 setup-fuzz:

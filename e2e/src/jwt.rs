@@ -65,6 +65,22 @@ impl Issuer {
         let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
         jsonwebtoken::encode(&header, &claims, &key).expect("a signed token")
     }
+
+    /// The gateway's `authentication` setting trusting this issuer: its JWK
+    /// Set written to `dir/jwks.json` (Envoy reads it from there), tokens of
+    /// [`ISSUER`] for [`AUDIENCE`] required, the RFC 9728 metadata naming
+    /// `resource`.
+    ///
+    /// # Panics
+    /// When `dir` cannot be written.
+    pub fn authentication(&self, dir: &std::path::Path, resource: &str) -> Value {
+        let jwks = dir.join("jwks.json");
+        std::fs::write(&jwks, self.jwks().to_string()).expect("JWKS written");
+        json!({
+            "jwt": { "issuer": ISSUER, "audiences": [AUDIENCE], "jwks": { "file": jwks } },
+            "resourceMetadata": { "resource": resource }
+        })
+    }
 }
 
 /// A Kuadrant-style `x-mcp-authorized` value: an ES256 JWT signed with the

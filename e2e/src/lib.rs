@@ -8,6 +8,8 @@
 pub mod client;
 pub mod jwt;
 pub mod load;
+pub mod metrics;
+pub mod node;
 pub mod otlp;
 pub mod paths;
 pub mod process;

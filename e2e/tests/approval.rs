@@ -5,54 +5,24 @@
 //! An approved call returns the upstream's result; a refused one returns
 //! the gateway's error; the broker logs and counts every decision.
 
-use std::process::Command;
-
-use e2e::{Stack, UpstreamKind, paths};
+use e2e::{Stack, UpstreamKind, metrics, node};
 use serde_json::{Value, json};
 
 /// Runs `approval-client.mjs` against `url`: calls `tool` with `arguments`,
 /// answering elicitations with `action` (`none`: no capability).
 async fn client(url: String, tool: &str, arguments: Value, action: &str) -> Value {
-    let script = paths::node_peers()
-        .parent()
-        .map(|p| p.join("approval-client.mjs"))
-        .unwrap_or_default();
-    let args = [
+    let args = vec![
         url,
         tool.to_owned(),
         arguments.to_string(),
         action.to_owned(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args(args)
-            .output()
-            .expect("node starts")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "approval client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).expect("one JSON report")
+    node::report("approval-client.mjs", args).await
 }
 
 async fn approvals(stack: &Stack, outcome: &str) -> u64 {
-    let text = reqwest::get(stack.broker_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let line = format!("mcp_broker_approvals_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    let text = metrics::scrape(&stack.broker_url("/metrics")).await;
+    metrics::sum(&text, "mcp_broker_approvals_total", &[("outcome", outcome)])
 }
 
 #[tokio::test]

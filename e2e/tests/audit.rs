@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use e2e::client::RawSession;
-use e2e::jwt::{AUDIENCE, ISSUER, Issuer};
-use e2e::{Stack, UpstreamKind};
+use e2e::jwt::Issuer;
+use e2e::{Stack, UpstreamKind, metrics};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -49,17 +49,10 @@ async fn logged(stack: &Stack, what: &str, wanted: impl Fn(&Value) -> bool) -> V
 async fn calls_leave_an_audit_line_and_a_metric_by_server_tool_and_outcome() {
     let issuer = Issuer::new("k1");
     let keys = tempfile::tempdir().expect("a directory");
-    let jwks = keys.path().join("jwks.json");
-    std::fs::write(&jwks, issuer.jwks().to_string()).expect("JWKS written");
+    let authentication = issuer.authentication(keys.path(), "https://mcp.example.test/mcp");
     let stack = Stack::builder()
         .upstream("echo", UpstreamKind::TestServer, "echo_")
-        .setting(
-            "authentication",
-            json!({
-                "jwt": { "issuer": ISSUER, "audiences": [AUDIENCE], "jwks": { "file": jwks } },
-                "resourceMetadata": { "resource": "https://mcp.example.test/mcp" }
-            }),
-        )
+        .setting("authentication", authentication)
         .setting(
             "policy",
             json!({ "rules": [{ "name": "users", "groups": ["users"],
@@ -116,32 +109,20 @@ async fn calls_leave_an_audit_line_and_a_metric_by_server_tool_and_outcome() {
     );
 
     // The metrics, in Envoy's Prometheus output.
-    let metrics = reqwest::get(stack.admin_url("/stats/prometheus"))
-        .await
-        .expect("stats")
-        .text()
-        .await
-        .expect("text");
-    let sample = |line: &str| {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(line))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
+    let text = metrics::scrape(&stack.admin_url("/stats/prometheus")).await;
+    let calls = [("server", "echo"), ("tool", "echo"), ("outcome", "ok")];
     assert_eq!(
-        sample(r#"mcp_tool_calls_total{server="echo",tool="echo",outcome="ok"}"#),
-        Some(2),
+        metrics::sum(&text, "mcp_tool_calls_total", &calls),
+        2,
         "{}",
-        metrics
-            .lines()
+        text.lines()
             .filter(|l| l.contains("mcp_"))
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert_eq!(sample("mcp_router_requests_forbidden"), Some(1));
+    assert_eq!(metrics::sum(&text, "mcp_router_requests_forbidden", &[]), 1);
     assert!(
-        metrics.contains("envoy_cluster_upstream_rq_time_bucket"),
+        text.contains("envoy_cluster_upstream_rq_time_bucket"),
         "per-upstream latency histograms"
     );
 }

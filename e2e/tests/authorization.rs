@@ -4,7 +4,7 @@
 //! and calls, virtual servers by header and by path.
 
 use e2e::client::RawSession;
-use e2e::jwt::{AUDIENCE, ISSUER, Issuer};
+use e2e::jwt::{ISSUER, Issuer};
 use e2e::{Stack, UpstreamKind};
 use serde_json::{Value, json};
 
@@ -16,18 +16,12 @@ const METADATA_URL: &str = "https://mcp.example.test/.well-known/oauth-protected
 async fn stack() -> (Stack, Issuer, tempfile::TempDir) {
     let issuer = Issuer::new("test-key");
     let keys = tempfile::tempdir().expect("a directory");
-    let jwks = keys.path().join("jwks.json");
-    std::fs::write(&jwks, issuer.jwks().to_string()).expect("JWKS written");
+    let mut authentication = issuer.authentication(keys.path(), RESOURCE);
+    authentication["resourceMetadata"]["scopesSupported"] = json!(["mcp:tools"]);
     let stack = Stack::builder()
         .upstream("echo", UpstreamKind::TestServer, "echo_")
         .upstream("math", UpstreamKind::TestServer, "math_")
-        .setting(
-            "authentication",
-            json!({
-                "jwt": { "issuer": ISSUER, "audiences": [AUDIENCE], "jwks": { "file": jwks } },
-                "resourceMetadata": { "resource": RESOURCE, "scopesSupported": ["mcp:tools"] }
-            }),
-        )
+        .setting("authentication", authentication)
         .setting(
             "policy",
             json!({

@@ -13,37 +13,13 @@
 //! - bad input to the new methods gets JSON-RPC errors, and the next
 //!   request is served.
 
-use std::process::Command;
-
 use e2e::client::{RawSession, discovery_capabilities};
 use e2e::stack::UpstreamKind;
-use e2e::{Stack, paths};
+use e2e::{Stack, node};
 use serde_json::{Value, json};
 
 async fn federation_report(url: String, prefix: &str) -> Value {
-    let script = paths::node_peers()
-        .parent()
-        .map(|p| p.join("federation-client.mjs"))
-        .unwrap_or_default();
-    assert!(script.exists(), "{} missing", script.display());
-    let prefix = prefix.to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(url)
-            .arg(prefix)
-            .output()
-            .expect("node starts")
-    })
-    .await
-    .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "federation client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).expect("one JSON report")
+    node::report("federation-client.mjs", vec![url, prefix.to_owned()]).await
 }
 
 #[tokio::test]

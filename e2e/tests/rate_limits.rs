@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::client::RawSession;
-use e2e::jwt::{AUDIENCE, ISSUER, Issuer};
+use e2e::jwt::Issuer;
 use e2e::{Stack, UpstreamKind};
 use serde_json::json;
 
@@ -21,17 +21,10 @@ fn call(tool: &str) -> Vec<u8> {
 async fn a_limit_per_identity_and_tool_is_reached_answered_429_and_refilled() {
     let issuer = Issuer::new("k1");
     let keys = tempfile::tempdir().expect("a directory");
-    let jwks = keys.path().join("jwks.json");
-    std::fs::write(&jwks, issuer.jwks().to_string()).expect("JWKS written");
+    let authentication = issuer.authentication(keys.path(), "https://mcp.example.test/mcp");
     let stack = Stack::builder()
         .upstream("echo", UpstreamKind::TestServer, "echo_")
-        .setting(
-            "authentication",
-            json!({
-                "jwt": { "issuer": ISSUER, "audiences": [AUDIENCE], "jwks": { "file": jwks } },
-                "resourceMetadata": { "resource": "https://mcp.example.test/mcp" }
-            }),
-        )
+        .setting("authentication", authentication)
         .setting(
             "rateLimits",
             json!([{ "name": "per-caller-tool", "requests": 3, "perSeconds": 2, "key": ["identity", "tool"] }]),

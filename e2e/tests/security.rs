@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use e2e::client::RawSession;
-use e2e::{Stack, UpstreamKind};
+use e2e::{Stack, UpstreamKind, metrics};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -207,19 +207,12 @@ async fn a_session_cannot_be_used_by_another_identity() {
 
 /// `mcp_broker_upstream_handshakes_total` for `server`, from the broker.
 async fn handshakes(stack: &Stack, server: &str) -> u64 {
-    let text = reqwest::get(stack.broker_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|line| {
-            line.starts_with("mcp_broker_upstream_handshakes_total")
-                && line.contains(&format!("server=\"{server}\""))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    let text = metrics::scrape(&stack.broker_url("/metrics")).await;
+    metrics::sum(
+        &text,
+        "mcp_broker_upstream_handshakes_total",
+        &[("server", server)],
+    )
 }
 
 #[tokio::test]

@@ -23,6 +23,16 @@ pub struct TracingConfig {
 }
 
 impl TracingConfig {
+    /// Export to `otlp_endpoint`, every request traced, `service.name`
+    /// `service_name` (default `mcp-gateway`).
+    pub fn new(otlp_endpoint: Url, service_name: Option<String>) -> Self {
+        TracingConfig {
+            otlp_endpoint,
+            service_name: service_name.unwrap_or_else(default_service_name),
+            sampling_percent: default_sampling(),
+        }
+    }
+
     /// The URL spans are posted to.
     pub fn traces_url(&self) -> String {
         format!(

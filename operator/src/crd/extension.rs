@@ -66,6 +66,24 @@ pub struct MCPGatewayExtensionSpec {
     /// header. The extension's `MCPVirtualServer`s are added to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessSpec>,
+    /// Where the broker exports its spans. The gateway's Envoy starts each
+    /// request's trace (the mesh's tracing provider, Istio `Telemetry`);
+    /// the broker's spans join it through `traceparent` (W3C Trace Context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingSpec>,
+}
+
+/// The broker's OTLP/HTTP (protobuf) trace export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TracingSpec {
+    /// The receiver's base URL (`http://otel-collector.observability:4318`);
+    /// spans are posted to its `/v1/traces`.
+    pub otlp_endpoint: String,
+    /// `service.name` prefix: the broker's spans are `<serviceName>-broker`.
+    /// Default `mcp-gateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
 }
 
 /// RFC 9728 §2 metadata of the MCP endpoint.

@@ -3,16 +3,17 @@
 //! the headers they read, Kuadrant's trusted-header key), and the
 //! `MCPVirtualServer`s of its namespace, each named `namespace/name` (the
 //! `X-Mcp-Virtualserver` value Kuadrant's clients send, and the path
-//! `/mcp/namespace/name`).
+//! `/mcp/namespace/name`); and where the broker's spans go (`tracing`).
 
-use gateway_config::{AuthenticationConfig, GatewayConfig, ResourceMetadataConfig};
+use gateway_config::{AuthenticationConfig, GatewayConfig, ResourceMetadataConfig, TracingConfig};
 use kube::ResourceExt;
 use router_config::policy::{AuthorizedHeader, VirtualServer};
 
 use crate::crd::{MCPGatewayExtension, MCPVirtualServer};
 
-/// Adds the extension's access settings and virtual servers to `config`.
-/// A metadata `resource` that is not a URL is left out (logged).
+/// Adds the extension's access settings, virtual servers and trace export
+/// to `config`. A metadata `resource` or an OTLP endpoint that is not an
+/// http(s) URL is left out (logged).
 pub fn apply(
     config: &mut GatewayConfig,
     extension: &MCPGatewayExtension,
@@ -59,6 +60,24 @@ pub fn apply(
                 });
         policy.approval = access.approval.clone();
         config.session_binding.identity_header = access.identity_header.clone();
+    }
+    if let Some(tracing) = &extension.spec.tracing {
+        let endpoint = url::Url::parse(&tracing.otlp_endpoint)
+            .map_err(|e| e.to_string())
+            .and_then(|url| match url.scheme() {
+                "http" | "https" if url.host_str().is_some() => Ok(url),
+                _ => Err("not an http(s) URL".to_owned()),
+            });
+        match endpoint {
+            Ok(endpoint) => {
+                config.tracing = Some(TracingConfig::new(endpoint, tracing.service_name.clone()));
+            }
+            Err(error) => tracing::warn!(
+                extension = extension.name_any(),
+                %error,
+                "spec.tracing.otlpEndpoint: the broker exports no spans"
+            ),
+        }
     }
     let namespace = extension.namespace().unwrap_or_default();
     let mut members: Vec<VirtualServer> = virtual_servers

@@ -168,6 +168,18 @@ pub fn envoy_filter(
                             },
                             "route": { "cluster_header": mcp_protocol::headers::X_MCP_CLUSTER, "timeout": "0s" }
                         }}
+                    },
+                    {
+                        // The tool-call counter's labels (server, tool,
+                        // outcome) are read out of its name by the
+                        // bootstrap's stats tags. Istio applies BOOTSTRAP
+                        // patches only when the proxy starts and its agent
+                        // fetches the bootstrap (`BOOTSTRAP_XDS_AGENT`, see
+                        // the README); MERGE appends to Istio's own tags.
+                        "applyTo": "BOOTSTRAP",
+                        "patch": { "operation": "MERGE", "value": {
+                            "stats_config": { "stats_tags": router_config::envoy::stats_tags() }
+                        }}
                     }
                 ]
             }
