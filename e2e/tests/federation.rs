@@ -27,17 +27,31 @@ async fn an_sdk_client_gets_through_the_gateway_what_it_gets_from_server_everyth
     let stack = Stack::standard().await.expect("stack starts");
     let direct = federation_report(stack.upstreams[0].url(), "").await;
     let through = federation_report(stack.gateway_url(), "everything_").await;
+    // `asked` counts the server's requests to the client, compared below:
+    // server-everything asks for roots 350 ms after its handshake and again
+    // from `get-roots-list` while that first request is unanswered
+    // (`syncRoots` caches only the answer), so a timing it does not control
+    // decides whether roots are asked once or twice, directly or not.
     let fields = direct.as_object().expect("a report").keys();
-    let differing: Vec<&String> = fields.filter(|k| direct[*k] != through[*k]).collect();
+    let differing: Vec<&String> = fields
+        .filter(|k| *k != "asked" && direct[*k] != through[*k])
+        .collect();
     assert!(
         differing.is_empty(),
         "differs through the gateway: {differing:?}\ndirect: {direct}\nthrough: {through}"
     );
-    // The report is not vacuous: each round trip happened once.
-    assert_eq!(
-        through["asked"],
-        json!({ "sampling": 1, "elicitation": 1, "roots": 1 })
-    );
+    // Every round trip happened, through the gateway as directly: sampling
+    // and elicitation once each, roots at least once.
+    for asked in [&direct["asked"], &through["asked"]] {
+        assert_eq!(asked["sampling"], 1, "{asked}");
+        assert_eq!(asked["elicitation"], 1, "{asked}");
+        assert!(
+            asked["roots"]
+                .as_u64()
+                .is_some_and(|n| (1..=2).contains(&n)),
+            "{asked}"
+        );
+    }
     assert_eq!(through["subscription"]["updated"], true);
     assert_eq!(through["logging"]["received"], true);
     assert!(through["prompts"].as_array().is_some_and(|p| p.len() >= 4));

@@ -155,11 +155,7 @@ pub fn call(
         let outcome =
             ask_then_forward(&state, &request_headers, &spec, &tool, &text, &events).await;
         if let Err(refusal) = outcome {
-            let id = serde_json::value::RawValue::from_string(client_id).ok();
-            let reply = refusal.reply(id.as_deref());
-            let _ = events
-                .send(String::from_utf8_lossy(&reply.body).into_owned())
-                .await;
+            super::send_refusal(&events, &refusal, client_id).await;
         }
     });
     Ok(receiver)
@@ -173,10 +169,7 @@ async fn ask_then_forward(
     text: &str,
     events: &mpsc::Sender<String>,
 ) -> Result<(), Refusal> {
-    let unavailable = |detail: String| Refusal::UpstreamUnavailable {
-        server: spec.name.clone(),
-        detail,
-    };
+    let unavailable = |detail: String| super::unavailable(&spec.name, detail);
     let (sender, mut answers) = mpsc::channel(1);
     let held = state
         .bridge
@@ -248,10 +241,7 @@ async fn forward(
     text: &str,
     events: &mpsc::Sender<String>,
 ) -> Result<(), Refusal> {
-    let unavailable = |detail: String| Refusal::UpstreamUnavailable {
-        server: spec.name.clone(),
-        detail,
-    };
+    let unavailable = |detail: String| super::unavailable(&spec.name, detail);
     let gateway = request_headers
         .get(mcp_protocol::headers::SESSION_ID)
         .and_then(|v| v.to_str().ok())

@@ -140,6 +140,29 @@ impl Bridge {
 /// Messages of an upstream answer still to read.
 pub type Messages = BoxStream<'static, Result<String, crate::upstream::client::ClientError>>;
 
+/// `server` could not be reached or answered badly: `detail` says how.
+fn unavailable(server: &str, detail: impl Into<String>) -> mcp_protocol::refusal::Refusal {
+    mcp_protocol::refusal::Refusal::UpstreamUnavailable {
+        server: server.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Ends a bridged call's stream with `refusal`'s JSON-RPC error, answering
+/// the client's request `client_id` (its id as raw JSON). A client that has
+/// gone is not an error.
+async fn send_refusal(
+    events: &mpsc::Sender<String>,
+    refusal: &mcp_protocol::refusal::Refusal,
+    client_id: String,
+) {
+    let id = serde_json::value::RawValue::from_string(client_id).ok();
+    let reply = refusal.reply(id.as_deref());
+    let _ = events
+        .send(String::from_utf8_lossy(&reply.body).into_owned())
+        .await;
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -90,15 +90,7 @@ pub fn call(
         )
         .await;
         if let Err(error) = outcome {
-            let refusal = Refusal::UpstreamUnavailable {
-                server: spec.name.clone(),
-                detail: error,
-            };
-            let id = serde_json::value::RawValue::from_string(client_id).ok();
-            let reply = refusal.reply(id.as_deref());
-            let _ = events
-                .send(String::from_utf8_lossy(&reply.body).into_owned())
-                .await;
+            super::send_refusal(&events, &super::unavailable(&spec.name, error), client_id).await;
         }
     });
     Ok(receiver)
