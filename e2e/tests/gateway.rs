@@ -371,10 +371,37 @@ async fn a_tool_added_upstream_is_announced_and_routed() {
     assert_eq!(client::text_of(&result), "late");
 }
 
+/// The tools listed after the `tools/list_changed` announcements that end
+/// with a list `done` accepts. Lists follow the route table the proxy has
+/// loaded (so they agree with what it routes), and the broker announces a
+/// change once the proxy routes with it: a list asked between the broker's
+/// new table and the proxy's reload is still the old one.
+async fn listed_once_announced(
+    gateway: &client::Client,
+    changed: &tokio::sync::Notify,
+    done: impl Fn(&BTreeSet<String>) -> bool,
+) -> BTreeSet<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = names(&gateway.list_all_tools().await.expect("list"));
+        if done(&listed) {
+            return listed;
+        }
+        assert!(
+            tokio::time::timeout_at(deadline, changed.notified())
+                .await
+                .is_ok(),
+            "no tools/list_changed brought the change: {listed:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_down_upstream_loses_its_tools_and_gets_them_back() {
     let mut stack = Stack::standard().await.expect("stack starts");
-    let gateway = client::connect(&stack.gateway_url())
+    let handler = client::Handler::default();
+    let changed = handler.tools_changed.clone();
+    let gateway = client::connect_with(&stack.gateway_url(), handler)
         .await
         .expect("connect");
 
@@ -385,8 +412,10 @@ async fn a_down_upstream_loses_its_tools_and_gets_them_back() {
         })
         .await
         .expect("down");
-    let listed = names(&gateway.list_all_tools().await.expect("list"));
-    assert!(!listed.iter().any(|n| n.starts_with("echo_")), "{listed:?}");
+    let listed = listed_once_announced(&gateway, &changed, |listed| {
+        !listed.iter().any(|n| n.starts_with("echo_"))
+    })
+    .await;
     assert!(listed.contains("everything_echo"));
     let error = client::call(&gateway, "echo_echo", json!({"text": "x"}))
         .await
@@ -400,7 +429,7 @@ async fn a_down_upstream_loses_its_tools_and_gets_them_back() {
         })
         .await
         .expect("ready");
-    assert!(names(&gateway.list_all_tools().await.expect("list")).contains("echo_echo"));
+    listed_once_announced(&gateway, &changed, |listed| listed.contains("echo_echo")).await;
     let result = client::call(&gateway, "echo_echo", json!({"text": "back"}))
         .await
         .expect("routed");

@@ -297,6 +297,20 @@ pub fn modern_answer(body: &str) -> Option<Decision> {
     Some(Decision::of_result(approval?.raw.get()))
 }
 
+/// An approved stateless-era call as its upstream gets it: without the
+/// answer to the gateway's own question, which the upstream never asked
+/// (an `inputResponses` left empty goes too).
+pub fn without_answer(body: Vec<u8>) -> Vec<u8> {
+    let edited = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| super::edit::remove_in_params(text, "inputResponses", &[INPUT_KEY]).ok());
+    match edited {
+        Some(text) => text.into_bytes(),
+        // Not reached: the call was read before it was approved.
+        None => body,
+    }
+}
+
 /// The `input_required` result asking a stateless-era client to approve
 /// (MCP 2026-07-28 "Multi Round-Trip Requests").
 pub fn modern_request(server: &str, tool: &str, body: &str) -> serde_json::Value {
@@ -309,4 +323,23 @@ pub fn modern_request(server: &str, tool: &str, body: &str) -> serde_json::Value
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Decision, modern_answer, without_answer};
+
+    #[test]
+    fn a_stateless_answer_is_read_then_taken_out_of_the_forwarded_call() {
+        let asked = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t","arguments":{}}}"#;
+        assert_eq!(modern_answer(asked), None);
+        let answered = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t","arguments":{},"inputResponses":{"approval":{"action":"accept"}}}}"#;
+        assert_eq!(modern_answer(answered), Some(Decision::Accepted));
+        let forwarded = without_answer(answered.as_bytes().to_vec());
+        assert_eq!(String::from_utf8_lossy(&forwarded), asked);
+        let declined = answered.replace("accept", "decline");
+        assert_eq!(modern_answer(&declined), Some(Decision::Declined));
+        let other = answered.replace("\"action\":\"accept\"", "\"x\":1");
+        assert_eq!(modern_answer(&other), Some(Decision::Cancelled));
+    }
 }

@@ -111,13 +111,22 @@ pub fn insert_meta(message: &str, added: &[(&str, String)]) -> Result<String, St
 /// # Errors
 /// `message`, its `params` or its `_meta` are not objects.
 pub fn remove_meta(message: &str, removed: &[&str]) -> Result<String, String> {
+    remove_in_params(message, "_meta", removed)
+}
+
+/// `message` without the members `removed` of its `params.{object}` (an
+/// object left empty goes too); unchanged when it has none of them.
+///
+/// # Errors
+/// `message`, its `params` or that object are not objects.
+pub fn remove_in_params(message: &str, object: &str, removed: &[&str]) -> Result<String, String> {
     let Some(params) = member(message, "params")? else {
         return Ok(message.to_owned());
     };
-    let Some(meta) = member(params.raw.get(), "_meta")? else {
+    let Some(inner) = member(params.raw.get(), object)? else {
         return Ok(message.to_owned());
     };
-    let members = members::all(meta.raw.get())?;
+    let members = members::all(inner.raw.get())?;
     if !members
         .iter()
         .any(|(key, _)| removed.contains(&key.as_str()))
@@ -127,9 +136,9 @@ pub fn remove_meta(message: &str, removed: &[&str]) -> Result<String, String> {
     let kept = object_without(&members, |key| removed.contains(&key));
     let params_text = params.raw.get();
     let edited_params = if kept == "{}" {
-        object_without(&members::all(params_text)?, |key| key == "_meta")
+        object_without(&members::all(params_text)?, |key| key == object)
     } else {
-        splice(params_text, meta.span, &kept)?
+        splice(params_text, inner.span, &kept)?
     };
     splice(message, params.span, &edited_params)
 }
@@ -225,6 +234,15 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":7,"method":"m","params":{"x":1}}"#
         );
         assert_eq!(remove_meta(bare, &["a"]).expect("unchanged"), bare);
+        let answered = r#"{"id":2,"method":"tools/call","params":{"name":"x","inputResponses":{"approval":{"action":"accept"},"q":{"v":1}}}}"#;
+        assert_eq!(
+            remove_in_params(answered, "inputResponses", &["approval"]).expect("edited"),
+            r#"{"id":2,"method":"tools/call","params":{"name":"x","inputResponses":{"q":{"v":1}}}}"#
+        );
+        assert_eq!(
+            remove_in_params(answered, "inputResponses", &["approval", "q"]).expect("edited"),
+            r#"{"id":2,"method":"tools/call","params":{"name":"x"}}"#
+        );
         let response = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#;
         assert_eq!(
             insert_result(response, &[("resultType", r#""complete""#.into())]).expect("edited"),

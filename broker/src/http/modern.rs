@@ -112,9 +112,9 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
             };
             let target = match target {
                 Ok((server, body)) if method == methods::TOOLS_CALL => {
-                    match approve(&state, &server, &request_headers, &body) {
-                        Ok(None) => Ok((server, body)),
-                        Ok(Some(ask)) => return rpc::result(id, ask),
+                    match approve(&state, &server, &request_headers, body) {
+                        Ok(Approval::Forward(body)) => Ok((server, body)),
+                        Ok(Approval::Ask(ask)) => return rpc::result(id, ask),
                         Err(refusal) => Err(refusal),
                     }
                 }
@@ -142,9 +142,17 @@ pub async fn post(state: Arc<AppState>, request_headers: HeaderMap, body: Bytes)
     }
 }
 
+/// What becomes of a stateless-era `tools/call` that may need approval.
+enum Approval {
+    /// To the upstream, as it is to be sent.
+    Forward(Vec<u8>),
+    /// Answered with this `input_required` result, asking for approval.
+    Ask(serde_json::Value),
+}
+
 /// A stateless-era call of a tool that needs approval (`policy.approval`):
-/// `Some(result)` to ask for it (an `input_required` result), `None` once
-/// the call carries an accepting answer (or needs none).
+/// asked for it, or forwarded once it carries an accepting answer (which
+/// is then taken out of it), or at once when it needs none.
 ///
 /// # Errors
 /// The client declared no elicitation capability, or did not accept.
@@ -152,13 +160,13 @@ fn approve(
     state: &AppState,
     server: &str,
     request_headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Option<serde_json::Value>, Refusal> {
+    body: Vec<u8>,
+) -> Result<Approval, Refusal> {
     use crate::bridge::approval::{self, Decision};
     let Some(tool) = approval::needed(state, server, request_headers) else {
-        return Ok(None);
+        return Ok(Approval::Forward(body));
     };
-    let text = std::str::from_utf8(body).map_err(|_| Refusal::EmptyBody)?;
+    let text = std::str::from_utf8(&body).map_err(|_| Refusal::EmptyBody)?;
     match approval::modern_answer(text) {
         None => {
             let declared = serde_json::from_str::<serde_json::Value>(text)
@@ -175,11 +183,11 @@ fn approve(
                     capability: "elicitation".to_owned(),
                 });
             }
-            Ok(Some(approval::modern_request(server, &tool, text)))
+            Ok(Approval::Ask(approval::modern_request(server, &tool, text)))
         }
         Some(Decision::Accepted) => {
             approval::audit(state, server, &tool, "approved");
-            Ok(None)
+            Ok(Approval::Forward(approval::without_answer(body)))
         }
         Some(decision @ (Decision::Declined | Decision::Cancelled)) => {
             let outcome = if decision == Decision::Declined {
