@@ -383,7 +383,8 @@ struct Target {
     key: RouteKey,
     splice: Option<Splice>,
     /// What the policy is asked about: the kind and the exposed name (or
-    /// URI); `None` for a client's answer, which calls nothing.
+    /// URI); `None` for a client's answer, which calls nothing, and where
+    /// the table has no policy (nothing to ask, so nothing copied).
     checked: Option<(Entry, String)>,
 }
 
@@ -472,7 +473,11 @@ fn by_name(
             _ => RouteKey::Tool(upstream_name),
         },
         splice,
-        checked: Some((entry, exposed.into_owned())),
+        checked: table
+            .config()
+            .policy
+            .is_active()
+            .then(|| (entry, exposed.into_owned())),
     })
 }
 
@@ -525,11 +530,16 @@ fn by_uri(
     } else {
         Entry::Resource
     };
+    let checked = table
+        .config()
+        .policy
+        .is_active()
+        .then(|| (entry, uri.to_string()));
     Ok(Target {
         server_index,
-        key: RouteKey::Resource(uri.clone().into_owned()),
+        key: RouteKey::Resource(uri.into_owned()),
         splice: None,
-        checked: Some((entry, uri.into_owned())),
+        checked,
     })
 }
 
