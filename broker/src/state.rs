@@ -129,6 +129,7 @@ impl Runtime {
                     .map_or_else(|| config.listen.to_string(), |r| r.authority.clone()),
                 session_path: router_config::session_api::PATH.to_owned(),
                 timeout_ms: config.limits.session_api_timeout_ms,
+                first_call: config.first_call,
             },
         }
     }

@@ -104,6 +104,14 @@ pub struct GatewayConfig {
     /// listen address): in Kubernetes, the Service's mesh cluster and host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_route: Option<BrokerRouteConfig>,
+    /// How the first call of a session to an upstream opens its upstream
+    /// session: `forward` (default: the router sends the call to the
+    /// broker, which opens the session, forwards the call and hands the
+    /// router the session with the answer) or `sessionApi` (the router asks
+    /// the broker's session API first and routes the call itself, so no
+    /// call body or answer ever passes through the broker).
+    #[serde(default, skip_serializing_if = "is_forward")]
+    pub first_call: router_config::FirstCall,
     /// Upstream MCP servers, in priority order (the first listed keeps a
     /// conflicting tool name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -388,9 +396,14 @@ impl Default for GatewayConfig {
             session_store: SessionStoreConfig::default(),
             envoy: None,
             broker_route: None,
+            first_call: router_config::FirstCall::default(),
             servers: Vec::new(),
         }
     }
+}
+
+fn is_forward(first_call: &router_config::FirstCall) -> bool {
+    *first_call == router_config::FirstCall::Forward
 }
 
 impl GatewayConfig {

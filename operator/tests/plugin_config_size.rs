@@ -24,6 +24,7 @@ fn table(name_len: usize) -> router_config::RouterConfig {
             authority: "mcp-broker.mcp-system.svc.cluster.local:8090".to_owned(),
             session_path: router_config::session_api::PATH.to_owned(),
             timeout_ms: router_config::session_api::DEFAULT_TIMEOUT_MS,
+            first_call: Default::default(),
         },
         sessions: Default::default(),
         access: Default::default(),

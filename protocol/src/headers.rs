@@ -37,6 +37,20 @@ pub const X_MCP_ROUTE_TABLE: &str = "x-mcp-route-table";
 /// The gateway session id, sent by the router to the broker's session API.
 pub const X_MCP_GATEWAY_SESSION: &str = "x-mcp-gateway-session";
 
+/// Set by the router on a call it sends to the broker because it has no
+/// upstream session for it (`router_config::session_api`, "The first
+/// call"): the broker opens the upstream session, forwards the call and
+/// returns the session in [`X_MCP_UPSTREAM_SESSION`]. Its value is the
+/// upstream session id the upstream no longer knew (it is replaced), or
+/// `-` for none. Only the router sets it: it strips every client `x-mcp-*`.
+pub const X_MCP_FIRST_CALL: &str = "x-mcp-first-call";
+
+/// The broker's answer to a [`X_MCP_FIRST_CALL`]: the upstream session it
+/// opened, as `router_config::session_api::UpstreamSessionResponse` JSON,
+/// on the response that carries the upstream's answer. The router caches
+/// it and removes the header: it may hold the upstream's credential.
+pub const X_MCP_UPSTREAM_SESSION: &str = "x-mcp-upstream-session";
+
 /// The shared secret that proves a request to the broker comes from the
 /// gateway's Envoy: Envoy adds it to every request on the broker cluster
 /// (an upstream `credential_injector` filter, overwriting any copy), and the

@@ -51,6 +51,7 @@ fn route_table() -> RouterConfig {
             authority: "127.0.0.1:8090".to_owned(),
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 10_000,
+            first_call: Default::default(),
         },
         sessions: Default::default(),
         access: Default::default(),

@@ -74,6 +74,21 @@ pub async fn post(
         return initialize(&state, id, &body, &request_headers);
     }
 
+    if let Some(first_call) = header_str(&request_headers, headers::X_MCP_FIRST_CALL) {
+        // A routed call the router had no upstream session for: its
+        // checks are the session API's, made once inside.
+        let server = header_str(&request_headers, headers::X_MCP_SERVERNAME).unwrap_or_default();
+        let stale = Some(first_call).filter(|s| *s != "-");
+        return super::first_call::forward(
+            &state,
+            &request_headers,
+            server,
+            stale,
+            id,
+            body.clone(),
+        )
+        .await;
+    }
     let (gateway, claims) = match session(&state, &request_headers).await {
         Ok(session) => session,
         Err(refusal) => return RpcFailure::from(refusal).with_id(id).into_response(),

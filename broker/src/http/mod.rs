@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST/GET/DELETE {mcpPath}` | the MCP endpoint (Streamable HTTP) for everything the router does not route |
+//! | `POST/GET/DELETE {mcpPath}` | the MCP endpoint (Streamable HTTP) for everything the router does not route, and a routed call's first one ([`first_call`]) |
 //! | `POST /v1/upstream-sessions` | the router's session API (internal) |
 //! | `GET /.well-known/oauth-protected-resource[/{path}]` | OAuth protected resource metadata (RFC 9728), when `authentication` is set |
 //! | `GET /healthz`, `/readyz` | liveness, readiness |
@@ -14,6 +14,7 @@
 //! probes, and carry no secrets.
 
 mod calls;
+mod first_call;
 mod gateway_only;
 mod mcp;
 mod metadata;

@@ -57,6 +57,7 @@ pub fn table(tools: usize) -> Vec<u8> {
                 authority: "broker.local".to_owned(),
                 session_path: "/v1/upstream-sessions".to_owned(),
                 timeout_ms: 5000,
+                first_call: Default::default(),
             },
             sessions: Default::default(),
             access: Default::default(),
@@ -122,11 +123,16 @@ pub enum Kind {
     /// verified claims checked against identity rules, through a virtual
     /// server.
     PolicyTool,
+    /// [`Kind::Tool`] as the first call of a session to its upstream: no
+    /// session cached, so it goes to the broker (`firstCall: forward`),
+    /// whose answer carries the session the router caches.
+    FirstCall,
 }
 
-pub const KINDS: [Kind; 8] = [
+pub const KINDS: [Kind; 9] = [
     Kind::Tool,
     Kind::PolicyTool,
+    Kind::FirstCall,
     Kind::ModernTool,
     Kind::Prompt,
     Kind::Resource,
@@ -138,7 +144,9 @@ pub const KINDS: [Kind; 8] = [
 impl Kind {
     pub fn method(self) -> &'static str {
         match self {
-            Kind::Tool | Kind::ModernTool | Kind::Rejected | Kind::PolicyTool => "tools/call",
+            Kind::Tool | Kind::ModernTool | Kind::Rejected | Kind::PolicyTool | Kind::FirstCall => {
+                "tools/call"
+            }
             Kind::Prompt => "prompts/get",
             Kind::Resource | Kind::Template => "resources/read",
             Kind::Broker => "tools/list",
@@ -155,6 +163,7 @@ impl Kind {
             Kind::Broker => "tools/list (to broker)",
             Kind::Rejected => "tools/call, unknown tool (refused)",
             Kind::PolicyTool => "tools/call (routed, identity rules + virtual server)",
+            Kind::FirstCall => "tools/call, first of a session (to the broker, session cached)",
         }
     }
 }
@@ -164,7 +173,7 @@ pub fn body(kind: Kind, tools: usize, size: usize) -> Vec<u8> {
     let servers = tools.div_ceil(TOOLS_PER_SERVER);
     let middle = servers / 2;
     let (head, tail) = match kind {
-        Kind::Tool | Kind::PolicyTool => (
+        Kind::Tool | Kind::PolicyTool | Kind::FirstCall => (
             format!(
                 r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}","arguments":{{"text":""#,
                 tool_name(tools)
@@ -281,13 +290,27 @@ pub fn exchange(host_vm: &Vm, request: &Request, kind: Kind) -> Result<HttpStrea
     answer_and_finish(stream)
 }
 
-/// Answers `stream` as its upstream would, then ends it.
+/// Answers `stream` as its upstream would (through the broker, with the
+/// session it opened, for a first call), then ends it.
 fn answer_and_finish(stream: HttpStream) -> Result<HttpStream> {
-    stream.respond(
-        &Response::ok()
-            .header("mcp-session-id", "upstream-session")
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
-    )?;
+    let mut response = Response::ok().header("mcp-session-id", "upstream-session");
+    let first_call = stream
+        .upstream_request()
+        .is_some_and(|r| r.header(mcp_protocol::headers::X_MCP_FIRST_CALL).is_some());
+    if first_call {
+        response = response.header(
+            mcp_protocol::headers::X_MCP_UPSTREAM_SESSION,
+            serde_json::json!({
+                "sessionId": "upstream-session", "protocolVersion": "2025-06-18",
+                // A day past the harness clock: the next request finds the
+                // session cached, as a session's later calls do.
+                "expiresAt": START_TIME_NS / 1_000_000_000 + 86_400
+            })
+            .to_string(),
+        );
+    }
+    stream
+        .respond(&response.json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": {}})))?;
     stream.finish()?;
     Ok(stream)
 }
@@ -339,7 +362,13 @@ pub fn measure(host: &Host, config: &[u8], tools: usize, kind: Kind, size: usize
     let base_pages = vm.memory_pages();
     let request = request(kind, tools, size);
     exchange(vm, &request, kind)?;
-    let stream = exchange(vm, &request, kind)?;
+    // A first call is measured in a session the warm-up did not open.
+    let measured = match kind {
+        Kind::FirstCall => request_in(kind, tools, size, "bench-session-2"),
+        _ => request,
+    };
+    let stream = exchange(vm, &measured, kind)?;
+    let request = measured;
     Ok(Cost::of(
         &stream,
         request.body.len(),

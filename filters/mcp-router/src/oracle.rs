@@ -180,11 +180,17 @@ pub fn decide(table: &RouteTable, input: &Input) -> Result<Verdict, String> {
         BodyDecision::Route(call) => {
             let server = server_name(table, call.server_index)?;
             let route = &table.servers()[call.server_index];
-            let plan =
-                match crate::plan::route_plan(route, &call, &head, body, &table.broker().cluster) {
-                    Ok(plan) => plan,
-                    Err(refusal) => return refused(refusal, call.id.as_deref()),
-                };
+            let plan = match crate::plan::route_plan(
+                route,
+                &call,
+                crate::plan::Via::known_session(&call),
+                &head,
+                body,
+                &table.broker().cluster,
+            ) {
+                Ok(plan) => plan,
+                Err(refusal) => return refused(refusal, call.id.as_deref()),
+            };
             check_splice(body, call.splice.as_ref())?;
             if let Some(new_body) = &plan.body
                 && Some(new_body.as_slice())

@@ -2,6 +2,10 @@
 //! upstream's answer to a routed call, or the broker's to a `DELETE`.
 //! Pure functions; the glue reads the status and applies the verdict.
 
+use router_config::session_api::UpstreamSessionResponse;
+
+use crate::session_cache;
+
 /// The verdict on the response headers of a routed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoutedVerdict {
@@ -35,6 +39,51 @@ pub fn on_routed_headers(status: u32, sent_session: bool, has_session_id: bool) 
         502..=504 => RoutedVerdict::Unreachable,
         _ => RoutedVerdict::Pass {
             rewrite_session_id: has_session_id,
+        },
+    }
+}
+
+/// The verdict on the response headers of a first call the broker
+/// forwarded (`router_config::session_api`, "The first call").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstCallVerdict {
+    /// The upstream's answer, with the session the broker opened: cache
+    /// it, then judge the response as any routed call's.
+    Opened(UpstreamSessionResponse),
+    /// The broker's refusal `404`: the gateway session is unknown or has
+    /// ended. Remember that (refuse further calls without asking for a
+    /// while) and pass the refusal on.
+    SessionEnded,
+    /// Envoy could not reach the broker (`502`-`504` without a record):
+    /// answer with a JSON-RPC error.
+    BrokerUnreachable,
+    /// Pass the response on as it is and cache nothing: a refusal the broker
+    /// made itself (a JSON-RPC error), or an answer whose record is
+    /// unreadable (`unreadable_record`: worth a log line; the next call
+    /// asks again).
+    Pass { unreadable_record: bool },
+}
+
+/// Judges a forwarded first call's response: its `status` and the value of
+/// its `x-mcp-upstream-session` header, if any. A record is used only if it
+/// is well formed ([`session_cache::is_well_formed`]): its values become
+/// request headers of later calls.
+pub fn on_first_call_headers(status: u32, record: Option<&[u8]>) -> FirstCallVerdict {
+    match record {
+        Some(value) => match serde_json::from_slice::<UpstreamSessionResponse>(value) {
+            Ok(session) if session_cache::is_well_formed(&session) => {
+                FirstCallVerdict::Opened(session)
+            }
+            _ => FirstCallVerdict::Pass {
+                unreadable_record: true,
+            },
+        },
+        None => match status {
+            404 => FirstCallVerdict::SessionEnded,
+            502..=504 => FirstCallVerdict::BrokerUnreachable,
+            _ => FirstCallVerdict::Pass {
+                unreadable_record: false,
+            },
         },
     }
 }
@@ -98,6 +147,62 @@ mod tests {
             assert_eq!(
                 on_routed_headers(status, true, false),
                 RoutedVerdict::Unreachable
+            );
+        }
+    }
+
+    #[test]
+    fn a_first_calls_record_is_used_only_when_well_formed() {
+        let record = br#"{"sessionId":"up-1","protocolVersion":"2025-06-18","expiresAt":99}"#;
+        assert_eq!(
+            on_first_call_headers(200, Some(record)),
+            FirstCallVerdict::Opened(UpstreamSessionResponse {
+                session_id: Some("up-1".to_owned()),
+                protocol_version: "2025-06-18".to_owned(),
+                expires_at: 99,
+                authorization: None,
+            })
+        );
+        // The upstream's own status does not matter: the record came with
+        // its answer, which is judged as a routed call's next.
+        assert!(matches!(
+            on_first_call_headers(404, Some(record)),
+            FirstCallVerdict::Opened(_)
+        ));
+        for bad in [
+            &b"{not json"[..],
+            br#"{"sessionId":"a\r\nx-evil: 1","protocolVersion":"2025-06-18"}"#,
+            br#"{"protocolVersion":""}"#,
+        ] {
+            assert_eq!(
+                on_first_call_headers(200, Some(bad)),
+                FirstCallVerdict::Pass {
+                    unreadable_record: true
+                },
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_record_the_response_is_the_brokers() {
+        assert_eq!(
+            on_first_call_headers(404, None),
+            FirstCallVerdict::SessionEnded
+        );
+        for status in [502, 503, 504] {
+            assert_eq!(
+                on_first_call_headers(status, None),
+                FirstCallVerdict::BrokerUnreachable
+            );
+        }
+        for status in [200, 403, 429, 401] {
+            assert_eq!(
+                on_first_call_headers(status, None),
+                FirstCallVerdict::Pass {
+                    unreadable_record: false
+                }
             );
         }
     }

@@ -19,6 +19,6 @@ pub mod uri_template;
 pub use builder::{BuildIssue, RouteTableBuild, RouteTableSettings, build_route_table};
 pub use policy::{Access, Caller, Grant, Policy, Rule, VirtualServer};
 pub use types::{
-    AccessRules, BrokerRoute, Entry, ExposedTool, Limits, ParseError, RouterConfig, SCHEMA_VERSION,
-    ServerEra, ServerRoute, SessionSettings,
+    AccessRules, BrokerRoute, Entry, ExposedTool, FirstCall, Limits, ParseError, RouterConfig,
+    SCHEMA_VERSION, ServerEra, ServerRoute, SessionSettings,
 };

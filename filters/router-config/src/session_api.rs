@@ -20,6 +20,24 @@
 //! | 429 | JSON-RPC error | too many upstream handshakes for this session |
 //! | 502 | JSON-RPC error | the upstream handshake failed or the server is unknown/down |
 //! | 503 | JSON-RPC error | the broker holds as many upstream sessions as it may |
+//!
+//! ## The first call
+//!
+//! With [`crate::FirstCall::Forward`] (the default) the router makes no
+//! session API call. A routed call it has no upstream session for goes on
+//! to the broker instead, as the client sent it but for the routed call's
+//! changes (upstream name spliced in, `x-mcp-servername` naming the
+//! upstream) and with `x-mcp-first-call: <stale upstream session id, or
+//! "-">`; the client's credential headers stay on it, as on a session API
+//! call. The broker makes the same checks and handshake as above, then
+//! forwards the call to the upstream on that session and answers with the
+//! upstream's response, status and body as the upstream sent them, plus
+//! `x-mcp-upstream-session: <UpstreamSessionResponse JSON>`. The router
+//! caches that record, removes the header and handles the response as it
+//! does a routed call's. A refusal the broker makes itself (the table
+//! above, as a JSON-RPC error) carries no `x-mcp-upstream-session`, and
+//! reaches the client as it is; its `404` also marks the session ended in
+//! the router's cache.
 
 use serde::{Deserialize, Serialize};
 

@@ -137,6 +137,30 @@ pub struct BrokerRoute {
     /// upstream `initialize` handshake on a first call. Default 10000.
     #[serde(default = "default_session_timeout_ms")]
     pub timeout_ms: u32,
+    /// How a call opens its upstream session when the router has none
+    /// cached for it. Default `forward`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub first_call: FirstCall,
+}
+
+/// How the first call of a (gateway session, upstream) pair reaches its
+/// upstream (`crate::session_api`, "The first call").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FirstCall {
+    /// The router sends the call itself to the broker, which opens the
+    /// upstream session, forwards the call and returns the session record
+    /// with the upstream's answer: one proxied request, no callout.
+    #[default]
+    Forward,
+    /// The router asks the session API first (a callout, the request
+    /// paused), then routes the call to the upstream itself: the broker
+    /// never carries a call's body or answer.
+    SessionApi,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// One upstream MCP server and the tools it serves through the gateway.

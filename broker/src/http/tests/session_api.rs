@@ -17,6 +17,8 @@ struct Upstream {
     initializes: AtomicUsize,
     /// Every request, in order.
     seen: Mutex<Vec<Seen>>,
+    /// The headers and body of every `tools/call`, as received.
+    calls: Mutex<Vec<(HeaderMap, Bytes)>>,
     deleted: Notify,
 }
 
@@ -83,6 +85,34 @@ async fn upstream_post(
             response
         }
         "notifications/initialized" => StatusCode::ACCEPTED.into_response(),
+        "tools/call" => {
+            upstream
+                .calls
+                .lock()
+                .expect("not poisoned")
+                .push((request_headers.clone(), body.clone()));
+            let reply =
+                json!({ "jsonrpc": "2.0", "id": message["id"], "result": { "content": [] } });
+            let session = request_headers.get(SESSION_ID).cloned();
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    // An upstream cannot hand the router a session.
+                    (
+                        header::HeaderName::from_static(
+                            mcp_protocol::headers::X_MCP_UPSTREAM_SESSION,
+                        ),
+                        "{\"sessionId\":\"forged\",\"protocolVersion\":\"x\"}",
+                    ),
+                ],
+                reply.to_string(),
+            )
+                .into_response();
+            if let Some(session) = session {
+                response.headers_mut().insert(SESSION_ID, session);
+            }
+            response
+        }
         _ => StatusCode::BAD_REQUEST.into_response(),
     }
 }
@@ -457,3 +487,5 @@ async fn where_envoy_injects_credentials_the_router_never_gets_them() {
             .all(|(_, authorization, _)| authorization.as_deref() == Some("Bearer upstream-secret"))
     );
 }
+
+mod first_call;

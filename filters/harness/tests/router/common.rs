@@ -40,6 +40,20 @@ pub fn gateway(workers: usize) -> Gateway {
     gateway_with(&route_table(), workers)
 }
 
+/// The fixture table with `broker.firstCall: sessionApi`: a call the cache
+/// has no session for waits on a session API call (a callout), then goes to
+/// its upstream.
+pub fn session_api_table_json() -> serde_json::Value {
+    let mut table = route_table_json();
+    table["broker"]["firstCall"] = "sessionApi".into();
+    table
+}
+
+/// A gateway on `workers` VMs routing first calls through the session API.
+pub fn session_api_gateway(workers: usize) -> Gateway {
+    gateway_with(session_api_table_json().to_string().as_bytes(), workers)
+}
+
 pub fn gateway_with(table: &[u8], workers: usize) -> Gateway {
     host()
         .gateway()

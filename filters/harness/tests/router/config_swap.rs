@@ -53,7 +53,7 @@ fn routes_calendar(gateway: &Gateway) -> bool {
 
 #[test]
 fn an_envoy_style_update_swaps_the_table_and_in_flight_requests_keep_theirs() {
-    let gateway = gateway(2);
+    let gateway = session_api_gateway(2);
     assert!(!routes_calendar(&gateway), "unknown before the update");
     // A request waiting for the broker under the old table.
     let in_flight = gateway

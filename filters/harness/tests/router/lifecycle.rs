@@ -35,7 +35,7 @@ fn every_stream_ends_with_done_log_and_delete() {
 
 #[test]
 fn thousands_of_requests_leave_memory_where_it_was() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let vm = gateway.vm(0);
     let round = |i: u64| {
         // Alternate: cache miss with a broker answer, hits, refusals,

@@ -7,8 +7,10 @@
 //!   upstream headers and body bytes;
 //! - `bad_input`: every class of bad input answered with the right
 //!   JSON-RPC error, no trap, the next request served;
-//! - `sessions`: cache hit, miss → broker → resume, broker failures,
+//! - `sessions`: cache hit, miss → session API → resume, broker failures,
 //!   concurrent requests, 404 invalidation, session id mapping;
+//! - `first_call`: a miss forwarded by the broker (the default), its
+//!   session cached from the answer, the broker's refusals;
 //! - `config_swap`: route tables replaced at runtime, bad ones refused;
 //! - `generated`: thousands of generated and mutated bodies (proptest);
 //! - `lifecycle`: the host's side: tick, metrics, multiple VMs, teardown;
@@ -20,6 +22,7 @@ mod bad_input;
 mod budget;
 mod common;
 mod config_swap;
+mod first_call;
 mod generated;
 mod lifecycle;
 mod mutation;

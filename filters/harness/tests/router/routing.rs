@@ -383,7 +383,7 @@ fn every_fixture_case_through_the_real_wasm_with_a_cached_session() {
 
 #[test]
 fn every_routed_fixture_case_through_a_broker_round_trip() {
-    let gateway = gateway(2);
+    let gateway = session_api_gateway(2);
     let mut routed = 0;
     let failures: Vec<String> = load()
         .iter()

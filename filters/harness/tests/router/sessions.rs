@@ -1,4 +1,6 @@
-//! Upstream sessions step by step: cache hit, miss → broker call → resume,
+//! Upstream sessions step by step, with the session API for first calls
+//! (`broker.firstCall: sessionApi`; the default, forwarding, is in
+//! `first_call.rs`): cache hit, miss → broker call → resume,
 //! broker errors and timeouts, concurrent requests of one session (on one
 //! VM and across VMs), 404 invalidation, session id mapping on responses,
 //! and the session's end.
@@ -9,7 +11,7 @@ use proxy_wasm_harness::{Request, Response};
 
 #[test]
 fn a_cached_session_routes_at_once() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let mut session = upstream_session("up-1");
     session.authorization = Some("Bearer weather-cred".to_owned());
     seed_session_for(
@@ -32,7 +34,7 @@ fn a_cached_session_routes_at_once() {
 
 #[test]
 fn a_miss_asks_the_broker_then_resumes_and_every_vm_sees_the_cache() {
-    let gateway = gateway(2);
+    let gateway = session_api_gateway(2);
     let first = gateway
         .vm(0)
         .send(&tools_call(1, "weather_get_forecast"))
@@ -106,7 +108,7 @@ fn broker_errors_become_json_rpc_errors_and_are_not_cached() {
             "unreadable",
         ),
     ];
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     for (answer, status, code, message) in cases {
         let stream = gateway
             .send(&tools_call(11, "weather_get_alerts"))
@@ -135,7 +137,7 @@ fn broker_errors_become_json_rpc_errors_and_are_not_cached() {
 
 #[test]
 fn a_broker_timeout_is_an_upstream_error_and_the_next_request_retries() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let stream = gateway
         .send(&tools_call(4, "weather_get_alerts"))
         .expect("runs");
@@ -166,7 +168,7 @@ fn an_unreachable_or_unknown_broker_cluster_is_answered_at_once() {
         host().gateway(),
     ] {
         let gateway = builder
-            .plugin_config(route_table())
+            .plugin_config(session_api_table_json().to_string())
             .start()
             .expect("starts");
         let stream = gateway
@@ -184,7 +186,7 @@ fn an_unreachable_or_unknown_broker_cluster_is_answered_at_once() {
 
 #[test]
 fn concurrent_first_calls_of_one_session_each_resume_their_own_request() {
-    let gateway = gateway(2);
+    let gateway = session_api_gateway(2);
     let a = gateway
         .vm(0)
         .send(&tools_call(21, "weather_get_alerts"))
@@ -245,7 +247,7 @@ fn concurrent_first_calls_of_one_session_each_resume_their_own_request() {
 
 #[test]
 fn an_upstream_404_resets_the_session_and_the_next_call_gets_a_new_one() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-old"));
     let stream = gateway
         .send(&tools_call(31, "weather_get_alerts"))
@@ -287,7 +289,7 @@ fn an_upstream_404_resets_the_session_and_the_next_call_gets_a_new_one() {
 
 #[test]
 fn a_404_does_not_reset_a_session_another_request_already_replaced() {
-    let gateway = gateway(2);
+    let gateway = session_api_gateway(2);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-old"));
     let stream = gateway
         .vm(0)
@@ -306,7 +308,7 @@ fn a_404_does_not_reset_a_session_another_request_already_replaced() {
 
 #[test]
 fn an_unreachable_upstream_is_a_json_rpc_error_and_keeps_the_session() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
     for status in [502, 503, 504] {
         let stream = gateway
@@ -334,7 +336,7 @@ fn an_unreachable_upstream_is_a_json_rpc_error_and_keeps_the_session() {
 
 #[test]
 fn only_the_gateway_session_id_reaches_the_client() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "files", SESSION, &upstream_session("up-files"));
     let stream = gateway.send(&tools_call(51, "read_file")).expect("runs");
     stream
@@ -366,7 +368,7 @@ fn only_the_gateway_session_id_reaches_the_client() {
 
 #[test]
 fn ending_a_session_forgets_its_upstream_sessions_only_when_the_broker_agrees() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let delete = || {
         Request::delete("/mcp")
             .header(headers::SESSION_ID, SESSION)
@@ -405,7 +407,7 @@ fn ending_a_session_forgets_its_upstream_sessions_only_when_the_broker_agrees() 
 
 #[test]
 fn a_broker_answer_after_the_client_left_is_harmless() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let stream = gateway
         .send(&tools_call(61, "weather_get_alerts"))
         .expect("runs");
@@ -430,7 +432,7 @@ fn a_broker_answer_after_the_client_left_is_harmless() {
 
 #[test]
 fn a_record_past_its_time_is_checked_with_the_broker_again() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
     gateway
         .send(&tools_call(1, "weather_get_alerts"))
@@ -466,7 +468,7 @@ fn a_record_past_its_time_is_checked_with_the_broker_again() {
 
 #[test]
 fn a_record_never_outlives_the_gateway_session_it_was_made_for() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     let first = gateway
         .send(&tools_call(1, "weather_get_alerts"))
         .expect("runs");
@@ -490,9 +492,9 @@ fn a_record_never_outlives_the_gateway_session_it_was_made_for() {
 
 #[test]
 fn records_made_under_another_signing_key_are_void() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
-    let mut table = route_table_json();
+    let mut table = session_api_table_json();
     table["sessions"] = serde_json::json!({ "keyId": "new-key" });
     assert!(
         gateway
@@ -507,7 +509,7 @@ fn records_made_under_another_signing_key_are_void() {
 
 #[test]
 fn another_identity_is_refused_on_the_cached_path_and_the_broker_is_told_who_asks() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session_for(
         &gateway,
         "weather",
@@ -561,7 +563,7 @@ fn another_identity_is_refused_on_the_cached_path_and_the_broker_is_told_who_ask
 
 #[test]
 fn only_a_400_that_says_the_session_is_unknown_resets_it() {
-    let gateway = gateway(1);
+    let gateway = session_api_gateway(1);
     seed_session(&gateway, "weather", SESSION, &upstream_session("up-1"));
     // The upstream rejects the request itself: the client gets that 400 as
     // sent, and the session stays.
@@ -604,7 +606,7 @@ fn only_a_400_that_says_the_session_is_unknown_resets_it() {
 
 #[test]
 fn the_session_cache_stays_within_its_slots_however_many_sessions_come() {
-    let mut table = route_table_json();
+    let mut table = session_api_table_json();
     table["sessions"] = serde_json::json!({ "cacheSlots": 64 });
     let gateway = gateway_with(table.to_string().as_bytes(), 1);
     for i in 0..2_000u64 {

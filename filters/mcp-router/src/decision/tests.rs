@@ -116,9 +116,15 @@ fn run(table: &RouteTable, request: &CaseRequest) -> Outcome {
             assert_eq!(call.gateway_session, head.session_id.unwrap_or_default());
             // The router headers the plan sets, as the fixtures name them.
             let server_route = &table.servers()[call.server_index];
-            let plan =
-                crate::plan::route_plan(server_route, &call, &head, &body, &table.broker().cluster)
-                    .expect("the plan fits the body");
+            let plan = crate::plan::route_plan(
+                server_route,
+                &call,
+                crate::plan::Via::known_session(&call),
+                &head,
+                &body,
+                &table.broker().cluster,
+            )
+            .expect("the plan fits the body");
             Outcome::Route(
                 server,
                 call.bridged,

@@ -3,21 +3,24 @@
 //! Flow (docs/architecture.md, "The request path"): headers →
 //! [`decision::on_request_head`] → buffer the body (Pause) → at its end, or
 //! at the trailers, [`decision::on_request_body`] → broker (Continue) |
-//! local reply | routed call → [`plan::route_plan`] applied → the pair's
-//! record from the session cache → [`session_cache::decide`]: route now,
-//! refuse, or `dispatch_http_call` to the broker → Pause →
-//! `on_http_call_response` → record cached, route, `resume_http_request`.
-//! On the response: [`response::on_routed_headers`] (session id mapped
-//! back, lost session reset, unreachable upstream answered), and a
-//! `DELETE` the broker confirmed marks the session's records ended.
+//! local reply | routed call → the pair's record from the session cache →
+//! [`session_cache::decide`]: refuse, or [`plan::route_plan`] applied and
+//! route now (hit), or on a miss send the call to the broker as a first
+//! call (`firstCall: forward`; its answer's session record cached,
+//! [`response::on_first_call_headers`]) or `dispatch_http_call` the session
+//! API (`sessionApi`) → Pause → `on_http_call_response` → record cached,
+//! route, `resume_http_request`. On the response:
+//! [`response::on_routed_headers`] (session id mapped back, lost session
+//! reset, unreachable upstream answered), and a `DELETE` the broker
+//! confirmed marks the session's records ended.
 
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use mcp_protocol::headers;
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType};
+use proxy_wasm::traits::HttpContext;
+use proxy_wasm::types::{Action, BufferType};
 use router_config::session_api::UpstreamSessionResponse;
 use serde_json::value::RawValue;
 
@@ -25,16 +28,16 @@ use super::cache;
 use super::host::{self, log_failure};
 use super::metrics::Metrics;
 use crate::decision::{self, BodyDecision, HeadDecision, ModernCall, RoutedCall};
-use crate::plan::{self, HeaderOp};
+use crate::plan::{self, HeaderOp, Via};
 use crate::session_cache::{self, Lookup, RecordState};
 use crate::sse_relay::SseRelay;
 use crate::table::RouteTable;
-use crate::upstream;
 use mcp_protocol::refusal::Refusal;
 
 mod head;
 mod modern_side;
 mod response_side;
+mod session_api_side;
 
 use router_config::envoy::audit;
 
@@ -59,10 +62,13 @@ enum State {
     AwaitingSession { token: u32, call: RoutedCall },
     /// Sent to an upstream with this session; `classifying` while a `400`
     /// is held to read its body; `relay` once its answer is an event stream
-    /// (upstream requests in it get relay ids).
+    /// (upstream requests in it get relay ids). `first_call`: sent to the
+    /// broker, which opens the session and forwards the call; the session
+    /// comes back with the answer.
     Routed {
         call: RoutedCall,
         upstream_session: Option<String>,
+        first_call: bool,
         classifying: bool,
         relay: Option<SseRelay>,
     },
@@ -123,8 +129,10 @@ impl McpHttp {
         Action::Pause
     }
 
-    /// Routes a decided `tools/call`: applies its plan, then finds its
-    /// upstream session in the cache or asks the broker for it.
+    /// Routes a decided call: finds its upstream session in the cache,
+    /// then applies its plan (to the upstream, or to the broker when it
+    /// bridges the call or opens the session on a first call), or asks the
+    /// broker's session API first where the table says so.
     fn route(&mut self, table: &RouteTable, call: RoutedCall, body: &[u8]) -> Action {
         let Some(server) = table.servers().get(call.server_index) else {
             return self.reply(
@@ -132,25 +140,12 @@ impl McpHttp {
                 call.id.as_deref(),
             );
         };
-        let plan = match plan::route_plan(
-            server,
-            &call,
-            &self.head.view(),
-            body,
-            &table.broker().cluster,
-        ) {
-            Ok(plan) => plan,
-            Err(refusal) => return self.reply(&refusal, call.id.as_deref()),
-        };
-        if let Some(new_body) = &plan.body {
-            log_failure(
-                "replace request body",
-                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), new_body),
-            );
-        }
-        apply(plan.headers);
         if call.bridged {
             // The broker bridges it, with its own upstream session.
+            let via = Via::known_session(&call);
+            if let Err(action) = self.apply_plan(table, server, &call, via, body) {
+                return action;
+            }
             Metrics::inc(self.metrics.to_broker);
             self.state = State::Broker {
                 ending_session: None,
@@ -166,6 +161,10 @@ impl McpHttp {
             match session_cache::decide(found.map(|f| f.state), now, &sessions.key_id, binding) {
                 Lookup::Hit(session) => {
                     Metrics::inc(self.metrics.session_cache_hit);
+                    if let Err(action) = self.apply_plan(table, server, &call, Via::Upstream, body)
+                    {
+                        return action;
+                    }
                     self.apply_session(call, session);
                     return Action::Continue;
                 }
@@ -176,60 +175,66 @@ impl McpHttp {
                 Lookup::AskBroker { stale } => stale,
             };
         Metrics::inc(self.metrics.session_cache_miss);
-        self.ask_broker(table, call, stale.as_deref())
+        match Via::on_miss(table.broker().first_call, stale.as_deref()) {
+            Some(via) => {
+                if let Err(action) = self.apply_plan(table, server, &call, via, body) {
+                    return action;
+                }
+                Metrics::inc(self.metrics.first_call_forwarded);
+                Metrics::inc(self.metrics.routed);
+                self.state = State::Routed {
+                    call,
+                    upstream_session: None,
+                    first_call: true,
+                    classifying: false,
+                    relay: None,
+                };
+                Action::Continue
+            }
+            None => {
+                if let Err(action) = self.apply_plan(table, server, &call, Via::Upstream, body) {
+                    return action;
+                }
+                self.ask_broker(table, call, stale.as_deref())
+            }
+        }
     }
 
-    /// One session API call for the routed call; the request waits.
-    fn ask_broker(&mut self, table: &RouteTable, call: RoutedCall, stale: Option<&str>) -> Action {
-        let server = self.server_name(call.server_index);
-        let broker = table.broker();
-        let request_body = upstream::session_request_body(&server, stale);
-        let mut call_headers = vec![
-            (":method", "POST"),
-            (":path", broker.session_path.as_str()),
-            (":authority", broker.authority.as_str()),
-            ("content-type", "application/json"),
-            (
-                headers::X_MCP_GATEWAY_SESSION,
-                call.gateway_session.as_str(),
-            ),
-        ];
-        // The broker checks the session's identity binding with the same
-        // headers the client sent (mcp_protocol::identity).
-        if let Some(authorization) = &self.head.authorization {
-            call_headers.push((headers::AUTHORIZATION, authorization.as_str()));
-        }
-        if let (Some(name), Some(value)) = (
-            table.config().sessions.identity_header.as_deref(),
-            &self.head.identity,
+    /// Applies the route plan of `call` going `via`: the body rewritten
+    /// where the name was spliced, the headers set and removed. `Err`: the
+    /// request was answered instead.
+    fn apply_plan(
+        &mut self,
+        table: &RouteTable,
+        server: &router_config::ServerRoute,
+        call: &RoutedCall,
+        via: Via<'_>,
+        body: &[u8],
+    ) -> Result<(), Action> {
+        let plan = match plan::route_plan(
+            server,
+            call,
+            via,
+            &self.head.view(),
+            body,
+            &table.broker().cluster,
         ) {
-            call_headers.push((name, value.as_str()));
+            Ok(plan) => plan,
+            Err(refusal) => return Err(self.reply(&refusal, call.id.as_deref())),
+        };
+        if let Some(new_body) = &plan.body {
+            log_failure(
+                "replace request body",
+                hostcalls::set_buffer(BufferType::HttpRequestBody, 0, body.len(), new_body),
+            );
         }
-        let dispatched = hostcalls::dispatch_http_call(
-            &broker.cluster,
-            call_headers,
-            Some(&request_body),
-            vec![],
-            Duration::from_millis(u64::from(broker.timeout_ms)),
-        );
-        match dispatched {
-            Ok(token) => {
-                self.state = State::AwaitingSession { token, call };
-                Action::Pause
-            }
-            Err(status) => {
-                log::warn!(
-                    "mcp-router: cannot call the broker (cluster {:?}): {status:?}",
-                    broker.cluster
-                );
-                Metrics::inc(self.metrics.session_api_error);
-                let refusal = Refusal::UpstreamUnavailable {
-                    server,
-                    detail: "the gateway broker cannot be reached".to_owned(),
-                };
-                self.reply(&refusal, call.id.as_deref())
-            }
+        apply(plan.headers);
+        if via != Via::Upstream {
+            // The broker serves one path and learns the virtual server from
+            // its header, as for anything else passed to it.
+            apply(plan::virtual_server_headers(table, &self.head.view()));
         }
+        Ok(())
     }
 
     /// Sets the session-dependent headers; the request is ready to go.
@@ -239,6 +244,7 @@ impl McpHttp {
         self.state = State::Routed {
             call,
             upstream_session: session.session_id,
+            first_call: false,
             classifying: false,
             relay: None,
         };
@@ -297,6 +303,31 @@ impl McpHttp {
         }
     }
 
+    /// Caches the upstream session the broker opened for (server, gateway
+    /// session), bound to this request's identity, until the gateway
+    /// session expires or the next revalidation, whichever is sooner.
+    pub(super) fn remember_session(
+        &self,
+        table: &RouteTable,
+        server: &str,
+        gateway_session: &str,
+        session: &UpstreamSessionResponse,
+    ) {
+        let now = now();
+        let sessions = &table.config().sessions;
+        let binding = session_cache::binding_hash(&sessions.key_id, self.head.view().identity());
+        let valid_until = session
+            .expires_at
+            .min(now.saturating_add(u64::from(sessions.revalidate_seconds)));
+        let state = RecordState::Live {
+            valid_until,
+            key_id: sessions.key_id.clone(),
+            binding,
+            session: session.clone(),
+        };
+        cache::store(table, server, gateway_session, state, now);
+    }
+
     pub(super) fn server_name(&self, index: usize) -> String {
         self.table
             .as_ref()
@@ -306,80 +337,25 @@ impl McpHttp {
     }
 }
 
+/// The broker said the gateway session is unknown or ended: further calls
+/// of it to `server` are refused without asking, for one revalidation
+/// period.
+pub(super) fn remember_ended(table: &RouteTable, server: &str, gateway_session: &str) {
+    let now = now();
+    let until = now.saturating_add(u64::from(table.config().sessions.revalidate_seconds));
+    cache::store(
+        table,
+        server,
+        gateway_session,
+        RecordState::Ended { until },
+        now,
+    );
+}
+
 pub(super) fn internal(detail: &str) -> Refusal {
     log::error!("mcp-router: internal error: {detail}");
     Refusal::Internal {
         detail: detail.to_owned(),
-    }
-}
-
-impl Context for McpHttp {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        _: usize,
-    ) {
-        let State::AwaitingSession { token, call } =
-            std::mem::replace(&mut self.state, State::Pass)
-        else {
-            return;
-        };
-        if token != token_id {
-            return;
-        }
-        let Some(table) = self.table.clone() else {
-            return;
-        };
-        let server = self.server_name(call.server_index);
-        let status = if num_headers == 0 {
-            None
-        } else {
-            match hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status") {
-                Ok(Some(value)) => std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|s| s.parse().ok()),
-                _ => None,
-            }
-        };
-        let body = match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
-            Ok(Some(body)) => body,
-            _ => Vec::new(),
-        };
-        let now = now();
-        let sessions = &table.config().sessions;
-        match upstream::read_session_response(&server, status, &body) {
-            Ok(session) => {
-                let binding =
-                    session_cache::binding_hash(&sessions.key_id, self.head.view().identity());
-                let valid_until = session
-                    .expires_at
-                    .min(now.saturating_add(u64::from(sessions.revalidate_seconds)));
-                let state = RecordState::Live {
-                    valid_until,
-                    key_id: sessions.key_id.clone(),
-                    binding,
-                    session: session.clone(),
-                };
-                cache::store(&table, &server, &call.gateway_session, state, now);
-                self.apply_session(call, session);
-                log_failure("resume request", hostcalls::resume_http_request());
-            }
-            Err(refusal) => {
-                if refusal == Refusal::SessionNotFound {
-                    // Refuse further calls of this session without asking,
-                    // for one revalidation period.
-                    let until = now.saturating_add(u64::from(sessions.revalidate_seconds));
-                    let state = RecordState::Ended { until };
-                    cache::store(&table, &server, &call.gateway_session, state, now);
-                } else if refusal != Refusal::SessionOfAnotherIdentity {
-                    log::warn!("mcp-router: no upstream session for {server:?}: {refusal:?}");
-                    Metrics::inc(self.metrics.session_api_error);
-                }
-                self.reply(&refusal, call.id.as_deref());
-            }
-        }
     }
 }
 

@@ -15,8 +15,10 @@ use proxy_wasm::types::MetricType;
 /// outcomes, so this only bounds a very large catalogue.
 const MAX_TOOL_CALL_STATS: usize = 8192;
 
-/// Stat ids by (server index, outcome), then upstream tool name.
-type ToolCallStats = HashMap<(usize, &'static str), HashMap<String, u32>>;
+/// Stat ids by server name, outcome, then upstream tool name. Keyed by
+/// name, not by the server's index in the table: a new table may order the
+/// servers differently while this VM keeps its stats.
+type ToolCallStats = HashMap<String, HashMap<&'static str, HashMap<String, u32>>>;
 
 /// One counter per outcome; `None` where the host refused to define one
 /// (increments of those are skipped).
@@ -28,13 +30,16 @@ pub struct Metrics {
     pub session_cache_hit: Option<u32>,
     pub session_cache_miss: Option<u32>,
     pub session_api_error: Option<u32>,
+    /// Calls sent to the broker to open their upstream session (first
+    /// calls, `router_config::FirstCall::Forward`).
+    pub first_call_forwarded: Option<u32>,
     pub upstream_session_lost: Option<u32>,
     pub config_loaded: Option<u32>,
     pub config_rejected: Option<u32>,
     /// Calls the policy refused (identity rules, virtual servers).
     pub forbidden: Option<u32>,
-    /// Tool-call stat ids by (server index, outcome), then upstream tool
-    /// name: a lookup allocates nothing.
+    /// Tool-call stat ids by server, outcome, then upstream tool name: a
+    /// lookup allocates nothing.
     tool_calls: RefCell<ToolCallStats>,
     defined: std::cell::Cell<usize>,
 }
@@ -51,6 +56,7 @@ impl Metrics {
             session_cache_hit: counter("session_cache_hit"),
             session_cache_miss: counter("session_cache_miss"),
             session_api_error: counter("session_api_error"),
+            first_call_forwarded: counter("first_call_forwarded"),
             upstream_session_lost: counter("upstream_session_lost"),
             config_loaded: counter("config_loaded"),
             config_rejected: counter("config_rejected"),
@@ -60,14 +66,19 @@ impl Metrics {
         }
     }
 
-    /// Counts one tool call of `tool` (its upstream name) on the server at
-    /// `server_index`, named `server`, with `outcome`
-    /// (`router_config::envoy::call_outcome`).
-    pub fn tool_call(&self, server_index: usize, server: &str, tool: &str, outcome: &'static str) {
+    /// Counts one tool call of `tool` (its upstream name) on `server` with
+    /// `outcome` (`router_config::envoy::call_outcome`).
+    pub fn tool_call(&self, server: &str, tool: &str, outcome: &'static str) {
         let Ok(mut ids) = self.tool_calls.try_borrow_mut() else {
             return;
         };
-        let by_tool = ids.entry((server_index, outcome)).or_default();
+        if !ids.contains_key(server) {
+            ids.insert(server.to_owned(), HashMap::new());
+        }
+        let Some(by_outcome) = ids.get_mut(server) else {
+            return;
+        };
+        let by_tool = by_outcome.entry(outcome).or_default();
         let id = match by_tool.get(tool) {
             Some(id) => *id,
             None if self.defined.get() < MAX_TOOL_CALL_STATS => {

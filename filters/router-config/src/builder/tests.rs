@@ -11,6 +11,7 @@ fn settings() -> RouteTableSettings {
             authority: "broker".to_owned(),
             session_path: "/v1/upstream-sessions".to_owned(),
             timeout_ms: 1000,
+            first_call: Default::default(),
         },
         sessions: SessionSettings::default(),
         access: AccessRules::default(),

@@ -39,6 +39,7 @@ impl McpHttp {
             self.state = State::Routed {
                 call,
                 upstream_session: None,
+                first_call: false,
                 classifying: false,
                 relay: None,
             };

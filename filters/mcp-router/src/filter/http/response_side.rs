@@ -9,11 +9,11 @@ use mcp_protocol::versions::Era;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, BufferType};
 
-use super::{McpHttp, State, now};
+use super::{McpHttp, State, now, remember_ended};
 use crate::filter::cache;
 use crate::filter::host::{self, log_failure};
 use crate::filter::metrics::Metrics;
-use crate::response::{self, RoutedVerdict};
+use crate::response::{self, FirstCallVerdict, RoutedVerdict};
 use crate::session_cache::RecordState;
 use crate::sse_relay::SseRelay;
 
@@ -26,6 +26,13 @@ impl McpHttp {
         let status: u32 = host::response_header(":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
+        if let State::Routed {
+            first_call: true, ..
+        } = &self.state
+            && let Some(action) = self.first_call_headers(status)
+        {
+            return action;
+        }
         let verdict = match &self.state {
             State::Routed {
                 call,
@@ -37,8 +44,7 @@ impl McpHttp {
                     && let Some(server) = table.servers().get(call.server_index)
                 {
                     let outcome = router_config::envoy::call_outcome(status);
-                    self.metrics
-                        .tool_call(call.server_index, &server.name, tool, outcome);
+                    self.metrics.tool_call(&server.name, tool, outcome);
                 }
                 let has_session_id = host::response_header(headers::SESSION_ID).is_some();
                 if has_session_id {
@@ -74,6 +80,64 @@ impl McpHttp {
             }
             RoutedVerdict::SessionLost => self.session_lost(status),
             RoutedVerdict::Unreachable => self.unreachable(status),
+        }
+    }
+
+    /// The response to a first call the broker forwarded: the session it
+    /// opened cached (and its header removed: it may hold the upstream's
+    /// credential), or the broker's refusal passed on. `None`: go on judging
+    /// the response as a routed call's.
+    fn first_call_headers(&mut self, status: u32) -> Option<Action> {
+        let record = host::response_header(headers::X_MCP_UPSTREAM_SESSION);
+        if record.is_some() {
+            host::remove_response_header(headers::X_MCP_UPSTREAM_SESSION);
+        }
+        let verdict = response::on_first_call_headers(status, record.as_deref().map(str::as_bytes));
+        let State::Routed {
+            call,
+            upstream_session,
+            first_call,
+            ..
+        } = &mut self.state
+        else {
+            return Some(Action::Continue);
+        };
+        *first_call = false;
+        let table = self.table.clone()?;
+        let server = table.servers().get(call.server_index)?.name.as_str();
+        match verdict {
+            FirstCallVerdict::Opened(session) => {
+                let gateway_session = call.gateway_session.clone();
+                *upstream_session = session.session_id.clone();
+                self.remember_session(&table, server, &gateway_session, &session);
+                None
+            }
+            FirstCallVerdict::Pass {
+                unreadable_record: true,
+            } => {
+                log::warn!("mcp-router: the broker sent an unreadable session for {server:?}");
+                Metrics::inc(self.metrics.session_api_error);
+                None
+            }
+            FirstCallVerdict::Pass { .. } => {
+                self.state = State::Pass;
+                Some(Action::Continue)
+            }
+            FirstCallVerdict::SessionEnded => {
+                remember_ended(&table, server, &call.gateway_session);
+                self.state = State::Pass;
+                Some(Action::Continue)
+            }
+            FirstCallVerdict::BrokerUnreachable => {
+                let refusal = Refusal::UpstreamUnavailable {
+                    server: server.to_owned(),
+                    detail: format!("the gateway broker cannot be reached (HTTP {status})"),
+                };
+                log::warn!("mcp-router: broker unreachable for a first call (HTTP {status})");
+                Metrics::inc(self.metrics.session_api_error);
+                let id = call.id.clone();
+                Some(self.reply(&refusal, id.as_deref()))
+            }
         }
     }
 
