@@ -14,6 +14,20 @@ pub async fn scrape(url: &str) -> String {
         .expect("metrics text")
 }
 
+/// `mcp_broker_upstream_handshakes_total` for `server` (both results),
+/// from the broker's `/metrics` at `url`.
+///
+/// # Panics
+/// When `url` does not answer.
+pub async fn upstream_handshakes(url: &str, server: &str) -> u64 {
+    let text = scrape(url).await;
+    sum(
+        &text,
+        "mcp_broker_upstream_handshakes_total",
+        &[("server", server)],
+    )
+}
+
 /// The sum of `name`'s samples in `text` whose labels include every pair of
 /// `labels` (`key="value"`); 0 when there are none.
 pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {

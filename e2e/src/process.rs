@@ -185,7 +185,11 @@ impl Drop for Proc {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, below the kernel's
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`) when it can
+/// be: a port from that range can be taken as the source port of any
+/// outbound connection (Envoy's, the broker's) between this check and the
+/// server's bind, and the server then fails to start. 0 when none is free.
 pub fn free_port() -> u16 {
     // The kernel may hand the same ephemeral port to two binds in a row once
     // the first listener is dropped; a test asking for several ports before
@@ -195,6 +199,20 @@ pub fn free_port() -> u16 {
     let mut handed_out = HANDED_OUT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let bindable = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let below = ephemeral_low().saturating_sub(FIXED_PORTS_FROM);
+    if below > 0 {
+        // Test binaries run one after another, and tests within one in
+        // parallel: start each process at its own place in the range.
+        let start = (std::process::id() as u16).wrapping_mul(7919) % below;
+        for step in 0..below.min(4096) {
+            let port = FIXED_PORTS_FROM + (start + step) % below;
+            if !handed_out.contains(&port) && bindable(port) {
+                handed_out.push(port);
+                return port;
+            }
+        }
+    }
     for _ in 0..64 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -206,4 +224,17 @@ pub fn free_port() -> u16 {
         }
     }
     0
+}
+
+/// The lowest port [`free_port`] hands out below the ephemeral range: above
+/// the well-known and most registered services' ports.
+const FIXED_PORTS_FROM: u16 = 20_000;
+
+/// The first port of the kernel's ephemeral range (Linux's default 32768
+/// when unreadable).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }

@@ -11,12 +11,7 @@ use serde_json::json;
 
 /// `mcp_broker_upstream_handshakes_total` for `server`, from the broker.
 async fn handshakes(stack: &Stack, server: &str) -> u64 {
-    let text = metrics::scrape(&stack.broker_url("/metrics")).await;
-    metrics::sum(
-        &text,
-        "mcp_broker_upstream_handshakes_total",
-        &[("server", server)],
-    )
+    metrics::upstream_handshakes(&stack.broker_url("/metrics"), server).await
 }
 
 async fn stat(stack: &Stack, name: &str) -> u64 {

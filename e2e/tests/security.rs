@@ -207,12 +207,7 @@ async fn a_session_cannot_be_used_by_another_identity() {
 
 /// `mcp_broker_upstream_handshakes_total` for `server`, from the broker.
 async fn handshakes(stack: &Stack, server: &str) -> u64 {
-    let text = metrics::scrape(&stack.broker_url("/metrics")).await;
-    metrics::sum(
-        &text,
-        "mcp_broker_upstream_handshakes_total",
-        &[("server", server)],
-    )
+    metrics::upstream_handshakes(&stack.broker_url("/metrics"), server).await
 }
 
 #[tokio::test]
