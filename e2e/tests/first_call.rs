@@ -9,11 +9,6 @@
 use e2e::{Stack, UpstreamKind, client, metrics};
 use serde_json::json;
 
-/// `mcp_broker_upstream_handshakes_total` for `server`, from the broker.
-async fn handshakes(stack: &Stack, server: &str) -> u64 {
-    metrics::upstream_handshakes(&stack.broker_url("/metrics"), server).await
-}
-
 async fn stat(stack: &Stack, name: &str) -> u64 {
     stack
         .envoy_stat(&format!("wasmcustom.mcp_router.{name}"))
@@ -56,8 +51,16 @@ async fn either_way_a_sessions_calls_are_served_on_one_upstream_handshake_each()
             "{mode}: {}",
             client::text_of(&whoami)
         );
-        assert_eq!(handshakes(&stack, "echo").await, 1, "{mode}");
-        assert_eq!(handshakes(&stack, "everything").await, 1, "{mode}");
+        assert_eq!(
+            metrics::upstream_handshakes(&stack.broker_url("/metrics"), "echo").await,
+            1,
+            "{mode}"
+        );
+        assert_eq!(
+            metrics::upstream_handshakes(&stack.broker_url("/metrics"), "everything").await,
+            1,
+            "{mode}"
+        );
         let forwarded = stat(&stack, "first_call_forwarded").await;
         let misses = stat(&stack, "session_cache_miss").await;
         assert_eq!(misses, 2, "{mode}: one miss per upstream");

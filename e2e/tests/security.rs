@@ -205,11 +205,6 @@ async fn a_session_cannot_be_used_by_another_identity() {
     assert_eq!(alice.post(WHOAMI).await.expect("answered").status, 200);
 }
 
-/// `mcp_broker_upstream_handshakes_total` for `server`, from the broker.
-async fn handshakes(stack: &Stack, server: &str) -> u64 {
-    metrics::upstream_handshakes(&stack.broker_url("/metrics"), server).await
-}
-
 #[tokio::test]
 async fn a_request_the_upstream_rejects_does_not_cost_a_new_upstream_session() {
     let stack = Stack::builder()
@@ -232,7 +227,7 @@ async fn a_request_the_upstream_rejects_does_not_cost_a_new_upstream_session() {
             .status,
         200
     );
-    let before = handshakes(&stack, "everything").await;
+    let before = metrics::upstream_handshakes(&stack.broker_url("/metrics"), "everything").await;
     assert_eq!(before, 1);
     // server-everything answers an id of 1.5 with a 400: the client gets it,
     // and the upstream session stays.
@@ -246,7 +241,10 @@ async fn a_request_the_upstream_rejects_does_not_cost_a_new_upstream_session() {
     let after = session.post(echo("2").as_bytes()).await.expect("answered");
     assert_eq!(after.status, 200);
     assert!(String::from_utf8_lossy(&after.body).contains("Echo: hi"));
-    assert_eq!(handshakes(&stack, "everything").await, before);
+    assert_eq!(
+        metrics::upstream_handshakes(&stack.broker_url("/metrics"), "everything").await,
+        before
+    );
 }
 
 #[tokio::test]
