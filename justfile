@@ -147,7 +147,7 @@ lint: setup-rust
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     # The filters' proxy-wasm glue only exists in the wasm build.
-    cargo clippy -p mcp-router -p bench-floor-filter --target wasm32-wasip1 --all-targets -- -D warnings
+    cargo clippy -p mcp-router -p proxy-header-map -p bench-floor-filter --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Regenerate the committed route table JSON Schema.
 schema:

@@ -17,6 +17,7 @@
 //!   proxy-wasm shared-data slots, and decides a call from its record;
 //! - [`upstream`] writes the broker's session API calls and reads its answers;
 //! - [`response`] judges the responses of routed calls and of `DELETE`;
+//! - `proxy_header_map` reads the host's header map in place (its crate);
 //! - `filter` (wasm32-wasip1 only) moves bytes between Envoy and the core.
 //!
 //! Nothing in the core panics on any input: every path returns a value.

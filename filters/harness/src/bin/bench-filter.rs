@@ -312,8 +312,10 @@ fn floor(router_wasm: &std::path::Path, rows: &[Row]) -> String {
              The benchmarks' floor filter (bench/floor-filter: hold the request, read its\n\
              body, set three headers) spends {} instructions and {} host calls on the same\n\
              200 B `tools/call` over its whole life; a routed call of ours spends {} and {}\n\
-             ({:.1}× the instructions). Of ours, {} are the request-header callback, most of\n\
-             it the proxy-wasm SDK decoding Envoy's header map into owned strings.\n",
+             ({:.1}× the instructions). Of ours, {} are the request-header callback: the\n\
+             headers the router reads picked out of Envoy's header map (read in place,\n\
+             crate proxy-header-map), the client's x-mcp-* headers removed and the\n\
+             decision on the head.\n",
             floor.total_fuel,
             floor.total_host_calls,
             ours.total_fuel,

@@ -26,11 +26,6 @@ pub fn set_response_header(name: &str, value: Option<&str>) {
     );
 }
 
-/// Every request header, in one host call (values as raw bytes).
-pub fn request_headers() -> Vec<(String, Vec<u8>)> {
-    hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
-}
-
 pub fn remove_request_header(name: &str) {
     log_failure(
         "remove request header",

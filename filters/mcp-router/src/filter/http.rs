@@ -361,17 +361,20 @@ pub(super) fn internal(detail: &str) -> Refusal {
 
 impl HttpContext for McpHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let pairs = host::request_headers();
+        let map = proxy_header_map::fetch(proxy_wasm::types::MapType::HttpRequestHeaders);
         // Policies downstream trust x-mcp-* headers: only the router sets
         // them. The one exception is the signed x-mcp-authorized where the
         // policy reads it (a client cannot forge its signature): the broker
-        // filters lists with it, and routed calls drop it (plan).
+        // filters lists with it, and routed calls drop it (plan). Envoy's
+        // codecs accept only token characters in names, so every name
+        // arrives as UTF-8.
         let keep_authorized = self
             .table
             .as_ref()
             .is_some_and(|t| t.config().policy.authorized_header.is_some());
-        for (name, _) in &pairs {
-            if name.starts_with(headers::ROUTER_PREFIX)
+        for (name, _) in proxy_header_map::pairs(&map) {
+            if let Ok(name) = std::str::from_utf8(name)
+                && name.starts_with(headers::ROUTER_PREFIX)
                 && !(keep_authorized && name == headers::X_MCP_AUTHORIZED)
             {
                 host::remove_request_header(name);
@@ -382,7 +385,7 @@ impl HttpContext for McpHttp {
         };
         let policy = &table.config().policy;
         self.head = OwnedHead::from_pairs(
-            pairs,
+            proxy_header_map::pairs(&map),
             table.config().sessions.identity_header.as_deref(),
             (!policy.rules.is_empty()).then_some(policy.claims_header.as_str()),
         );

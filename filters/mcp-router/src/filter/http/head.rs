@@ -28,29 +28,34 @@ pub(super) struct OwnedHead {
 
 impl OwnedHead {
     /// Picks the headers the core reads out of the full header list (one
-    /// host call for all of them). Values that are not UTF-8 count as
-    /// absent: every value the router reads is ASCII when valid (the broker
-    /// applies the same rule to identities). A repeated header keeps its
-    /// first value, as a single-header lookup would.
-    pub(super) fn from_pairs(
-        pairs: Vec<(String, Vec<u8>)>,
+    /// host call for all of them, borrowed from its buffer: only the values
+    /// kept are copied). Names and values that are not UTF-8 count as
+    /// absent: every name and value the router reads is ASCII when valid
+    /// (the broker applies the same rule to identities). A repeated header
+    /// keeps its first value, as a single-header lookup would.
+    pub(super) fn from_pairs<'a>(
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         identity_header: Option<&str>,
         claims_header: Option<&str>,
     ) -> Self {
         let mut head = OwnedHead::default();
         for (name, value) in pairs {
-            head.credentials.note(&name);
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            head.credentials.note(name);
             // The name first: only the values the core reads are checked
             // for UTF-8 (a client's other headers cost nothing more).
-            let slot = if identity_header == Some(name.as_str()) {
+            let slot = if identity_header == Some(name) {
                 &mut head.identity
-            } else if claims_header == Some(name.as_str()) {
+            } else if claims_header == Some(name) {
                 &mut head.claims
             } else {
-                match name.as_str() {
+                match name {
                     ":method" | ":path" | headers::AUTHORITY => {
-                        if let Ok(value) = String::from_utf8(value) {
-                            match name.as_str() {
+                        if let Ok(value) = std::str::from_utf8(value) {
+                            let value = value.to_owned();
+                            match name {
                                 ":method" => head.method = value,
                                 ":path" => head.path = value,
                                 _ => head.authority = value,
@@ -71,9 +76,9 @@ impl OwnedHead {
                 }
             };
             if slot.is_none()
-                && let Ok(value) = String::from_utf8(value)
+                && let Ok(value) = std::str::from_utf8(value)
             {
-                *slot = Some(value);
+                *slot = Some(value.to_owned());
             }
         }
         head
