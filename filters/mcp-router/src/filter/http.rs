@@ -373,8 +373,10 @@ impl HttpContext for McpHttp {
             .as_ref()
             .is_some_and(|t| t.config().policy.authorized_header.is_some());
         for (name, _) in proxy_header_map::pairs(&map) {
-            if let Ok(name) = std::str::from_utf8(name)
-                && name.starts_with(headers::ROUTER_PREFIX)
+            // The prefix on the bytes first: only the router's own names
+            // are checked for UTF-8 here (OwnedHead checks the rest once).
+            if name.starts_with(headers::ROUTER_PREFIX.as_bytes())
+                && let Ok(name) = std::str::from_utf8(name)
                 && !(keep_authorized && name == headers::X_MCP_AUTHORIZED)
             {
                 host::remove_request_header(name);
