@@ -6,7 +6,9 @@
 //! gateway (Envoy + `mcp_router.wasm` + broker), Envoy's native MCP
 //! filters, and ContextForge. Each cell is checked for correctness first
 //! ([`workload`]), then loaded with `wrk` ([`wrk`]) while `/proc` gives CPU
-//! time and peak memory ([`procstat`]); the broker is also measured at 100
+//! time and peak memory ([`procstat`]), and with `--profile` `perf`
+//! splits the CPU time by object, Envoy's code against the wasm filter's
+//! ([`profile`]); the broker is also measured at 100
 //! upstreams ([`scale`]). [`report`] and [`plot`] write `docs/benchmarks.md`.
 
 pub mod client;
@@ -16,6 +18,7 @@ pub mod fleet;
 pub mod machine;
 pub mod plot;
 pub mod procstat;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod scale;

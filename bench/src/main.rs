@@ -11,7 +11,7 @@ use mcp_bench::run::{self, LoadSettings};
 use mcp_bench::suite::{self, Options, Results};
 use mcp_bench::systems::{Environment, Kind};
 use mcp_bench::workload::Workload;
-use mcp_bench::{plot, report};
+use mcp_bench::{plot, profile, report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +66,15 @@ struct Cli {
     /// Keep the working directory (configurations and logs of every process).
     #[arg(long)]
     keep: bool,
+    /// Record where each system's CPU time goes, by object (Envoy, the wasm
+    /// filter's JIT code, kernel, libraries), with `perf` over every loaded
+    /// run; about 1 % of each process's CPU. Needs `perf`.
+    #[arg(long)]
+    profile: bool,
+    /// The report's name in `--out`: `<name>.md`, its plot and saved
+    /// results in `<name>/` (`benchmarks-profile` for `just bench-profile`).
+    #[arg(long, default_value = "benchmarks")]
+    name: String,
     /// Render the report again from a saved `results.json`, measuring nothing.
     #[arg(long)]
     render: Option<PathBuf>,
@@ -99,10 +108,15 @@ fn parse<T: Copy>(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    anyhow::ensure!(
+        !cli.name.is_empty() && !cli.name.contains(['/', '\\']),
+        "--name is a file name without a directory: {:?}",
+        cli.name
+    );
     if let Some(saved) = &cli.render {
         let results: Results = serde_json::from_slice(&std::fs::read(saved)?)
             .with_context(|| format!("reading {}", saved.display()))?;
-        return write_report(&results, cli.out.as_deref(), false);
+        return write_report(&results, cli.out.as_deref(), &cli.name, false);
     }
     let systems = if cli.systems.is_empty() {
         Kind::DEFAULT.to_vec()
@@ -110,6 +124,9 @@ async fn main() -> anyhow::Result<()> {
         parse(&cli.systems, &Kind::ALL, Kind::id, "system")?
     };
     let workloads = parse(&cli.workloads, &Workload::ALL, Workload::id, "workload")?;
+    if cli.profile {
+        profile::check()?;
+    }
     let work = tempfile::Builder::new().prefix("mcp-bench-").tempdir()?;
     let (dir, work) = if cli.keep {
         (work.keep(), None)
@@ -157,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
             latency_duration: seconds(cli.latency_duration),
             many_sessions: run::many_sessions(cli.quick),
             max_fresh_sessions: if cli.quick { 2_000 } else { 20_000 },
+            profile: cli.profile,
         },
         env,
         scale: !cli.no_scale,
@@ -167,21 +185,27 @@ async fn main() -> anyhow::Result<()> {
     };
     let results = suite::run(options).await?;
     let written = match &cli.out {
-        Some(out) => write_report(&results, Some(out), true),
-        None => write_report(&results, None, true),
+        Some(out) => write_report(&results, Some(out), &cli.name, true),
+        None => write_report(&results, None, &cli.name, true),
     };
     drop(work);
     written
 }
 
-/// Writes `benchmarks.md`, `benchmarks/throughput.svg` and (for a new run)
-/// `benchmarks/results.json` into `out`; without `out`, prints the report.
-fn write_report(results: &Results, out: Option<&Path>, save: bool) -> anyhow::Result<()> {
+/// Writes `<name>.md`, `<name>/throughput.svg` and (for a new run)
+/// `<name>/results.json` into `out`; without `out`, prints the report.
+fn write_report(
+    results: &Results,
+    out: Option<&Path>,
+    name: &str,
+    save: bool,
+) -> anyhow::Result<()> {
+    let plot = format!("{name}/throughput.svg");
     let Some(out) = out else {
-        println!("{}", report::markdown(results, "benchmarks/throughput.svg"));
+        println!("{}", report::markdown(results, &plot));
         return Ok(());
     };
-    let assets = out.join("benchmarks");
+    let assets = out.join(name);
     std::fs::create_dir_all(&assets)?;
     plot::throughput(results, &assets.join("throughput.svg"))?;
     if save {
@@ -190,8 +214,9 @@ fn write_report(results: &Results, out: Option<&Path>, save: bool) -> anyhow::Re
             serde_json::to_vec_pretty(results)?,
         )?;
     }
-    let markdown = report::markdown(results, "benchmarks/throughput.svg");
-    std::fs::write(out.join("benchmarks.md"), markdown)?;
-    eprintln!("wrote {}", out.join("benchmarks.md").display());
+    let markdown = report::markdown(results, &plot);
+    let file = out.join(format!("{name}.md"));
+    std::fs::write(&file, markdown)?;
+    eprintln!("wrote {}", file.display());
     Ok(())
 }

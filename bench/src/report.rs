@@ -29,6 +29,7 @@ pub fn markdown(results: &Results, plot: &str) -> String {
     out.push('\n');
     tables::details(&mut out, results);
     tables::new_session(&mut out, results);
+    tables::objects(&mut out, results);
     tables::footprint(&mut out, results);
     tables::scale(&mut out, results);
     tables::sessions(&mut out, results);

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::fleet::Stats;
 use crate::procstat::{Interval, Tree};
+use crate::profile;
 use crate::systems::{Deployment, Kind, System, Target, Upstreams};
 use crate::workload::{self, MANY_SESSIONS, Workload};
 use crate::wrk::{self, Sessions, Totals};
@@ -25,6 +26,9 @@ pub struct LoadSettings {
     pub many_sessions: usize,
     /// Upper bound of fresh sessions prepared for [`Workload::FirstCall`].
     pub max_fresh_sessions: usize,
+    /// Record where each own process's CPU time goes (`perf`, [`profile`]).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 /// What one cell measured.
@@ -42,6 +46,10 @@ pub struct Measure {
     pub own_peak_rss: u64,
     /// CPU time per request of each of the system's own processes, µs.
     pub cpu_by_process: Vec<(String, f64)>,
+    /// With `--profile`: CPU time per request of each own process by the
+    /// object it was spent in ([`profile`]): (process, object, µs).
+    #[serde(default)]
+    pub cpu_by_object: Vec<(String, String, f64)>,
     /// Something the reader should know about this cell.
     pub note: Option<String>,
 }
@@ -167,6 +175,13 @@ async fn measure(
     let trees = measured_trees(system, upstreams, workload.target());
     let before = u00_stats(&http, upstreams, system.deployment).await;
     let interval = Interval::start(&trees);
+    let recording = if settings.profile {
+        let own: Vec<Tree> = system.own(workload.target());
+        let tag = format!("{}-{}", system.kind.id(), workload.id());
+        Some(profile::Recording::start(&own, dir, &tag)?)
+    } else {
+        None
+    };
     let load_run = wrk::Run {
         sessions: load_sessions.clone(),
         ..base.clone()
@@ -182,6 +197,9 @@ async fn measure(
     )
     .await?;
     let cost = interval.finish();
+    let shares = recording
+        .map(profile::Recording::finish)
+        .unwrap_or_default();
     let after = u00_stats(&http, upstreams, system.deployment).await;
 
     if load.requests == 0 {
@@ -255,6 +273,18 @@ async fn measure(
             cpu_by_process.push((label.clone(), *micros as f64 / requests));
         }
     }
+    let cpu_by_object = shares
+        .into_iter()
+        .filter_map(|(label, objects)| {
+            let (_, micros) = cpu_by_process.iter().find(|(l, _)| *l == label)?;
+            Some(
+                objects
+                    .into_iter()
+                    .map(move |(object, share)| (label.clone(), object, share * micros)),
+            )
+        })
+        .flatten()
+        .collect();
     let own_peak_rss = cost
         .peak_rss
         .iter()
@@ -269,6 +299,7 @@ async fn measure(
         total_cpu_us: total_cpu as f64 / requests,
         own_peak_rss,
         cpu_by_process,
+        cpu_by_object,
         note,
     })
 }

@@ -305,3 +305,68 @@ pub(super) fn scale(out: &mut String, results: &Results) {
     );
     out.push('\n');
 }
+
+/// With `--profile`: each system's CPU time per request by the object it
+/// was spent in (`crate::profile`), per own process.
+pub(super) fn objects(out: &mut String, results: &Results) {
+    use crate::profile::JIT;
+    let named = ["envoy", JIT, "kernel", "libraries"];
+    let mut rows = Vec::new();
+    for &workload in &results.options.workloads {
+        for &kind in &results.options.systems {
+            let Some(m) = measured(results, workload, kind) else {
+                continue;
+            };
+            for (process, _) in &m.cpu_by_process {
+                let of = |object: Option<&str>| -> f64 {
+                    m.cpu_by_object
+                        .iter()
+                        .filter(|(p, o, _)| {
+                            p == process
+                                && object.map_or(!named.contains(&o.as_str()), |name| o == name)
+                        })
+                        .map(|(_, _, us)| us)
+                        .sum()
+                };
+                if !m.cpu_by_object.iter().any(|(p, _, _)| p == process) {
+                    continue;
+                }
+                // No sample in an object reads "–", not 0.0 (or the -0.0
+                // an empty f64 sum gives).
+                let us = |value: f64| {
+                    if value < 0.05 {
+                        "–".to_owned()
+                    } else {
+                        format!("{value:.1}")
+                    }
+                };
+                let cells: Vec<String> = named.iter().map(|name| us(of(Some(name)))).collect();
+                rows.push(format!(
+                    "| {} | {} | {process} | {} | {} |",
+                    workload.id(),
+                    kind.label(),
+                    cells.join(" | "),
+                    us(of(None))
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Where the CPU goes, by object (`--profile`)\n");
+    let _ = writeln!(
+        out,
+        "CPU time per request, µs, of each own process by the object `perf` sampled it in (software clock, {} Hz, over the loaded run): *envoy* is Envoy's own code and V8's runtime (linked into the binary: host calls, the wasm ABI, routing, codecs, the access log); *{JIT}* is code V8 compiled at run time, the wasm filter itself; *libraries* is libc and the other shared objects; *other* anything else (the broker's own binary). The PyPI Envoy is stripped, so this cannot name Envoy's functions. perf costs each process about 1 %, so read these against each other, not against the tables above.\n",
+        crate::profile::FREQUENCY_HZ
+    );
+    let _ = writeln!(
+        out,
+        "| workload | system | process | envoy | {JIT} | kernel | libraries | other |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(out, "{row}");
+    }
+    out.push('\n');
+}
