@@ -35,6 +35,11 @@ pub enum Kind {
     /// replacement (`floor-map`). Not in a default run: it answers one
     /// question (one host call or several), asked with `--systems`.
     WasmFloorMap,
+    /// Plain Envoy plus the floor filter making every host call a routed
+    /// call of our router makes, and nothing else (`router-calls`): what
+    /// Envoy spends serving the router's host calls. Not in a default run:
+    /// it splits our cost above the floor (`just bench-profile`).
+    WasmRouterCalls,
     /// Envoy + `mcp_router.wasm` + `mcp-broker`.
     Gateway,
     /// Envoy with `envoy.filters.http.mcp` + `envoy.filters.http.mcp_router`.
@@ -45,12 +50,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every system `--systems` can name.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Direct,
         Kind::Floor,
         Kind::WasmNoop,
         Kind::WasmFloor,
         Kind::WasmFloorMap,
+        Kind::WasmRouterCalls,
         Kind::Gateway,
         Kind::Native,
         Kind::ContextForge,
@@ -74,6 +80,7 @@ impl Kind {
             Kind::WasmNoop => "+ no-op wasm",
             Kind::WasmFloor => "+ wasm floor",
             Kind::WasmFloorMap => "+ wasm floor, one map set",
+            Kind::WasmRouterCalls => "+ wasm floor, our host calls",
             Kind::Gateway => "our gateway",
             Kind::Native => "Envoy native MCP",
             Kind::ContextForge => "ContextForge",
@@ -87,6 +94,7 @@ impl Kind {
             Kind::WasmNoop => "wasm-noop",
             Kind::WasmFloor => "wasm-floor",
             Kind::WasmFloorMap => "wasm-floor-map",
+            Kind::WasmRouterCalls => "wasm-router-calls",
             Kind::Gateway => "gateway",
             Kind::Native => "native",
             Kind::ContextForge => "contextforge",
@@ -100,6 +108,7 @@ impl Kind {
             Kind::WasmNoop => Some("noop"),
             Kind::WasmFloor => Some("floor"),
             Kind::WasmFloorMap => Some("floor-map"),
+            Kind::WasmRouterCalls => Some("router-calls"),
             _ => None,
         }
     }
@@ -286,7 +295,11 @@ impl System {
                 vec![fleet.tree()],
                 Running::Nothing,
             ),
-            Kind::Floor | Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
+            Kind::Floor
+            | Kind::WasmNoop
+            | Kind::WasmFloor
+            | Kind::WasmFloorMap
+            | Kind::WasmRouterCalls => {
                 let ports = envoy::ports();
                 let config = match kind.floor_mode() {
                     Some(mode) => envoy::wasm_floor(ports, u00, &[flat], mode)?,
@@ -409,9 +422,12 @@ impl System {
     /// The name a client calls `tool` of `server` by.
     pub fn tool(&self, server: &Server, tool: &str) -> String {
         match self.kind {
-            Kind::Direct | Kind::Floor | Kind::WasmNoop | Kind::WasmFloor | Kind::WasmFloorMap => {
-                tool.to_owned()
-            }
+            Kind::Direct
+            | Kind::Floor
+            | Kind::WasmNoop
+            | Kind::WasmFloor
+            | Kind::WasmFloorMap
+            | Kind::WasmRouterCalls => tool.to_owned(),
             Kind::Gateway => format!("{}_{tool}", server.name),
             Kind::Native => format!("{}__{tool}", server.name),
             Kind::ContextForge => contextforge::tool_name(&server.name, tool),

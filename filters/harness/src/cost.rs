@@ -410,17 +410,17 @@ impl Cost {
     }
 }
 
-/// What the benchmarks' wasm floor filter (bench/floor-filter, mode
-/// `floor`: hold the body, read it, set three headers) costs for the same
-/// 200 B `tools/call`, loaded from `floor_wasm`: the instructions and host
-/// calls any wasm MCP router spends at least, for the figures to be read
-/// against.
+/// What the benchmarks' wasm floor filter (bench/floor-filter) costs in
+/// `mode` for the same 200 B `tools/call`, loaded from `floor_wasm`:
+/// `floor` (hold the body, read it, set three headers) is the instructions
+/// and host calls any wasm MCP router spends at least; `router-calls` makes
+/// the host calls our router makes, and nothing else.
 ///
 /// # Errors
 /// Any harness error (a missing or broken module included).
-pub fn measure_floor(floor_wasm: &std::path::Path, tools: usize) -> Result<Cost> {
+pub fn measure_floor(floor_wasm: &std::path::Path, tools: usize, mode: &str) -> Result<Cost> {
     let host = Host::load(floor_wasm)?;
-    let gateway = host.gateway().plugin_config(&b"floor"[..]).start()?;
+    let gateway = host.gateway().plugin_config(mode.as_bytes()).start()?;
     let vm = gateway.vm(0);
     let base_pages = vm.memory_pages();
     let request = request(Kind::Tool, tools, 200);

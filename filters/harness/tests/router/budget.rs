@@ -7,6 +7,7 @@
 //! budget can be lowered to hold the gain.
 
 use proxy_wasm_harness::cost::{self, KINDS, Kind};
+use proxy_wasm_harness::locate;
 use serde::Deserialize;
 
 use super::common::host;
@@ -74,5 +75,31 @@ fn every_request_stays_within_its_cost_budget() {
         "over budget by more than {:.0} %:\n{}\n(raise a budget in filters/harness/tests/router/cost-budget.json only in a commit that says why)",
         TOLERANCE * 100.0,
         over.join("\n")
+    );
+}
+
+/// The benchmarks' `router-calls` floor (bench/floor-filter) stands for
+/// Envoy's side of a routed call's host calls, so it must make as many as
+/// the router makes: when the router's host calls change, so must it.
+#[test]
+fn the_router_calls_floor_makes_the_router_s_host_calls() {
+    let router = locate::router_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let floor = router.with_file_name("bench_floor_filter.wasm");
+    let calls = cost::measure_floor(&floor, TOOLS, "router-calls")
+        .unwrap_or_else(|e| panic!("{}: {e} (`just build-wasm` builds it)", floor.display()));
+    let ours =
+        cost::measure(host(), &cost::table(TOOLS), TOOLS, Kind::Tool, 200).expect("a routed call");
+    assert_eq!(
+        calls.total_host_calls, ours.total_host_calls,
+        "bench/floor-filter's router-calls mode makes {} host calls, a routed tools/call {}: make them the same calls again",
+        calls.total_host_calls, ours.total_host_calls
+    );
+    // It makes them and nothing else (the SDK's conversions of what the
+    // calls return aside): well under half the instructions.
+    assert!(
+        calls.total_fuel * 2 < ours.total_fuel,
+        "router-calls runs {} instructions against the router's {}",
+        calls.total_fuel,
+        ours.total_fuel
     );
 }
