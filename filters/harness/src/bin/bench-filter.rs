@@ -328,8 +328,8 @@ fn floor(router_wasm: &std::path::Path, rows: &[Row]) -> String {
                 Ok(calls) => format!(
                     "\nIn mode `router-calls` the floor filter makes the host calls a routed call\n\
                  of ours makes, and nothing else: {} host calls, {} instructions (`just\n\
-                 bench --systems wasm-floor,wasm-router-calls,gateway` sets what Envoy\n\
-                 spends serving them against the rest of our cost).\n",
+                 bench --systems wasm-floor,wasm-router-calls,gateway` puts what Envoy\n\
+                 spends serving them beside the rest of our cost).\n",
                     calls.total_host_calls, calls.total_fuel
                 ),
                 Err(e) => {
