@@ -306,37 +306,33 @@ fn floor(router_wasm: &std::path::Path, rows: &[Row]) -> String {
     let ours = rows
         .iter()
         .find(|r| r.kind == Kind::Tool && r.tools == TABLE_SIZES[1] && r.label == "200 B");
-    let calls = cost::measure_floor(&path, TABLE_SIZES[1], "router-calls");
+    let calls = match cost::measure_floor(&path, TABLE_SIZES[1], "router-calls") {
+        Ok(calls) => format!(
+            "\nIn mode `router-calls` the floor filter makes the host calls a routed call\n\
+             of ours makes, and nothing else: {} host calls, {} instructions (`just\n\
+             bench --systems wasm-floor,wasm-router-calls,gateway` puts what Envoy\n\
+             spends serving them beside the rest of our cost).\n",
+            calls.total_host_calls, calls.total_fuel
+        ),
+        Err(e) => format!("\n(The floor filter's `router-calls` mode was not measured: {e}.)\n"),
+    };
     match (cost::measure_floor(&path, TABLE_SIZES[1], "floor"), ours) {
-        (Ok(floor), Some(ours)) => {
-            format!(
-                "\n## Against the wasm floor\n\n\
+        (Ok(floor), Some(ours)) => format!(
+            "\n## Against the wasm floor\n\n\
              The benchmarks' floor filter (bench/floor-filter: hold the request, read its\n\
              body, set three headers) spends {} instructions and {} host calls on the same\n\
              200 B `tools/call` over its whole life; a routed call of ours spends {} and {}\n\
              ({:.1}× the instructions). Of ours, {} are the request-header callback: the\n\
              headers the router reads picked out of Envoy's header map (read in place,\n\
              crate proxy-header-map), the client's x-mcp-* headers removed and the\n\
-             decision on the head.\n",
-                floor.total_fuel,
-                floor.total_host_calls,
-                ours.total_fuel,
-                ours.total_host_calls,
-                ours.total_fuel as f64 / floor.total_fuel.max(1) as f64,
-                ours.headers_fuel,
-            ) + &match calls {
-                Ok(calls) => format!(
-                    "\nIn mode `router-calls` the floor filter makes the host calls a routed call\n\
-                 of ours makes, and nothing else: {} host calls, {} instructions (`just\n\
-                 bench --systems wasm-floor,wasm-router-calls,gateway` puts what Envoy\n\
-                 spends serving them beside the rest of our cost).\n",
-                    calls.total_host_calls, calls.total_fuel
-                ),
-                Err(e) => {
-                    format!("\n(The floor filter's `router-calls` mode was not measured: {e}.)\n")
-                }
-            }
-        }
+             decision on the head.\n{calls}",
+            floor.total_fuel,
+            floor.total_host_calls,
+            ours.total_fuel,
+            ours.total_host_calls,
+            ours.total_fuel as f64 / floor.total_fuel.max(1) as f64,
+            ours.headers_fuel,
+        ),
         (Err(e), _) => format!("\n(The wasm floor filter was not measured: {e}.)\n"),
         _ => String::new(),
     }
