@@ -217,9 +217,10 @@ bench *ARGS: setup build-wasm setup-bench
 
 # Where the routed call's and tools/list's CPU goes, by object (Envoy's
 # code, the wasm filter's JIT code, kernel, libraries), through plain
-# Envoy, the wasm floor, the floor making our host calls, our gateway and
-# Envoy's native filters: `perf` over every loaded run, about 10 minutes.
+# Envoy, the wasm floor, the floor making our host calls (in a plain Envoy,
+# then in our gateway in the router's place), our gateway and Envoy's
+# native filters: `perf` over every loaded run, about 12 minutes.
 # Rewrites docs/benchmarks-profile.md. Needs perf (Debian: linux-perf).
 bench-profile *ARGS: setup build-wasm setup-bench
     cargo build --release -p mcp-broker -p mcp-bench-upstream -p mcp-bench
-    "$CARGO_TARGET_DIR/release/mcp-bench" --profile --no-scale --systems floor,wasm-floor,wasm-router-calls,gateway,native --workloads call-small,list-2x100 --out "{{root}}/docs" --name benchmarks-profile {{ARGS}}
+    "$CARGO_TARGET_DIR/release/mcp-bench" --profile --no-scale --systems floor,wasm-floor,wasm-router-calls,wasm-router-calls-gateway,gateway,native --workloads call-small,list-2x100 --out "{{root}}/docs" --name benchmarks-profile {{ARGS}}

@@ -137,12 +137,7 @@ pub fn wasm_floor(
     by_path: &[&Server],
     mode: &str,
 ) -> anyhow::Result<Value> {
-    let wasm = paths::floor_wasm();
-    anyhow::ensure!(
-        wasm.exists(),
-        "{} missing: run `just build-wasm`",
-        wasm.display()
-    );
+    let wasm = floor_wasm()?;
     let mut config = floor(ports, default, by_path);
     let filter = json!({
         "name": "bench_floor",
@@ -172,6 +167,20 @@ pub fn wasm_floor(
         .ok_or_else(|| anyhow::anyhow!("the floor bootstrap has no http_filters"))?;
     filters.insert(0, filter);
     Ok(config)
+}
+
+/// The wasm floor filter's `.wasm` (bench/floor-filter).
+///
+/// # Errors
+/// It is not built (`just build-wasm`).
+pub fn floor_wasm() -> anyhow::Result<std::path::PathBuf> {
+    let wasm = paths::floor_wasm();
+    anyhow::ensure!(
+        wasm.exists(),
+        "{} missing: run `just build-wasm`",
+        wasm.display()
+    );
+    Ok(wasm)
 }
 
 /// Envoy's native MCP gateway over `servers`: the `mcp` filter parses each

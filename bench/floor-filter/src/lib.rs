@@ -16,7 +16,11 @@
 //!   host calls costs, apart from the router's own code. The harness holds
 //!   its count to the router's (`filters/harness/tests/router/budget.rs`).
 //!
-//! Anything else reads as `floor`. Natively the crate is empty: it exists
+//! A JSON object (the router's own configuration, as the broker writes it
+//! over ECDS) reads as `router-calls`: so the filter can stand in for the
+//! router inside the gateway's own Envoy, configured by the broker like the
+//! router (`--systems wasm-router-calls-gateway`). Anything else reads as
+//! `floor`. Natively the crate is empty: it exists
 //! only as the `.wasm`.
 
 #[cfg(target_arch = "wasm32")]
@@ -58,6 +62,7 @@ mod filter {
                 b"noop" => Mode::Noop,
                 b"floor-map" => Mode::FloorMap,
                 b"router-calls" => Mode::RouterCalls,
+                [b'{', ..] => Mode::RouterCalls,
                 _ => Mode::Floor,
             };
             if self.mode == Mode::RouterCalls {

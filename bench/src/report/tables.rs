@@ -309,8 +309,8 @@ pub(super) fn scale(out: &mut String, results: &Results) {
 /// With `--profile`: each system's CPU time per request by the object it
 /// was spent in (`crate::profile`), per own process.
 pub(super) fn objects(out: &mut String, results: &Results) {
-    use crate::profile::JIT;
-    let named = ["envoy", JIT, "kernel", "libraries"];
+    use crate::profile::{ENVOY, ENVOY_FOR_FILTER, JIT};
+    let named = [ENVOY, ENVOY_FOR_FILTER, JIT, "kernel", "libraries"];
     let mut rows = Vec::new();
     for &workload in &results.options.workloads {
         for &kind in &results.options.systems {
@@ -357,14 +357,14 @@ pub(super) fn objects(out: &mut String, results: &Results) {
     let _ = writeln!(out, "## Where the CPU goes, by object (`--profile`)\n");
     let _ = writeln!(
         out,
-        "CPU time per request, µs, of each own process by the object `perf` sampled it in (software clock, {} Hz, over the loaded run): *envoy* is Envoy's own code and V8's runtime (linked into the binary: host calls, the wasm ABI, routing, codecs, the access log); *{JIT}* is code V8 compiled at run time, the wasm filter itself; *libraries* is libc and the other shared objects; *other* anything else (the broker's own binary). The PyPI Envoy is stripped, so this cannot name Envoy's functions. perf costs each process about 1 %, so read these against each other, not against the tables above.\n",
+        "CPU time per request, µs, of each own process by the object `perf` sampled it in (software clock, {} Hz, over the loaded run, each sample counted for its innermost frame): *{ENVOY}* is Envoy's own code and V8's runtime (linked into the binary: routing, codecs, the access log, entering the wasm VM); *{ENVOY_FOR_FILTER}* is that code running below a frame of the filter's, as perf's call chains show it (the host calls the filter makes, V8's runtime it calls); *{JIT}* is code V8 compiled at run time, the wasm filter itself; *libraries* is libc and the other shared objects; *other* anything else (the broker's own binary). The PyPI Envoy is stripped, so this cannot name Envoy's functions. perf costs each process about 1 %, so read these against each other, not against the tables above.\n",
         crate::profile::FREQUENCY_HZ
     );
     let _ = writeln!(
         out,
-        "| workload | system | process | envoy | {JIT} | kernel | libraries | other |"
+        "| workload | system | process | {ENVOY} | {ENVOY_FOR_FILTER} | {JIT} | kernel | libraries | other |"
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(out, "{row}");
     }

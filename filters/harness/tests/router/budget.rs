@@ -94,6 +94,17 @@ fn the_router_calls_floor_makes_the_router_s_host_calls() {
         "bench/floor-filter's router-calls mode makes {} host calls, a routed tools/call {}: make them the same calls again",
         calls.total_host_calls, ours.total_host_calls
     );
+    // In the router's place in the gateway (`--systems
+    // wasm-router-calls-gateway`) its configuration is the router's route
+    // table, which must read as `router-calls` too.
+    let table = cost::table(TOOLS);
+    let table = std::str::from_utf8(&table).expect("the route table is JSON");
+    let in_place = cost::measure_floor(&floor, TOOLS, table).expect("the floor with a route table");
+    assert_eq!(
+        in_place.total_host_calls, calls.total_host_calls,
+        "with the router's configuration the floor filter makes {} host calls, in router-calls mode {}",
+        in_place.total_host_calls, calls.total_host_calls
+    );
     // It makes them and nothing else (the SDK's conversions of what the
     // calls return aside): well under half the instructions.
     assert!(
