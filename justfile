@@ -216,7 +216,8 @@ bench *ARGS: setup build-wasm setup-bench
     "$CARGO_TARGET_DIR/release/mcp-bench" --out "{{root}}/docs" {{ARGS}}
 
 # Where the routed call's and tools/list's CPU goes, by object (Envoy's
-# code, the wasm filter's JIT code, kernel, libraries), through plain
+# own code, Envoy's code serving the wasm filter, the filter's JIT code,
+# kernel, libraries; from perf's call chains), through plain
 # Envoy, the wasm floor, the floor making our host calls (in a plain Envoy,
 # then in our gateway in the router's place), our gateway and Envoy's
 # native filters: `perf` over every loaded run, about 12 minutes.

@@ -20,8 +20,7 @@
 //! over ECDS) reads as `router-calls`: so the filter can stand in for the
 //! router inside the gateway's own Envoy, configured by the broker like the
 //! router (`--systems wasm-router-calls-gateway`). Anything else reads as
-//! `floor`. Natively the crate is empty: it exists
-//! only as the `.wasm`.
+//! `floor`. Natively the crate is empty: it exists only as the `.wasm`.
 
 #[cfg(target_arch = "wasm32")]
 mod filter {
