@@ -32,8 +32,10 @@ use crate::procstat::Tree;
 pub const FREQUENCY_HZ: &str = "499";
 
 /// `perf record`'s call-graph mode: unwinding with the binaries' DWARF
-/// tables, from 16 KiB of each sample's user stack (enough for Envoy's
-/// worker from its thread start to the filter).
+/// tables, from 16 KiB of each sample's user stack. That must hold the
+/// stack from the sampled frame out to the filter's first JIT frame (a
+/// host call's few Envoy and V8 frames); a chain cut short before it
+/// counts as Envoy's own code.
 const CALL_GRAPH: [&str; 2] = ["--call-graph", "dwarf,16384"];
 
 /// Fails unless `perf` can sample this machine's processes: before a
@@ -117,7 +119,9 @@ impl Recording {
             let _ = child.kill();
             let _ = child.wait();
             let script = Command::new("perf")
-                .args(["script", "-F", "ip,dso", "-i"])
+                // No inline lookup: slow on a stripped binary, and an
+                // inlined frame names no other object than its caller.
+                .args(["script", "--no-inline", "-F", "ip,dso", "-i"])
                 .arg(&file)
                 .stderr(Stdio::null())
                 .output();
@@ -135,34 +139,56 @@ impl Recording {
 
 /// Shares (0–1) by object from `perf script -F ip,dso` output: samples
 /// are blocks of frames separated by blank lines, innermost first, each
-/// frame a line `<ip> (<object path>)`. A sample counts for its innermost
-/// frame's object (named by [`object`]); Envoy's, under a JIT frame,
-/// counts as [`ENVOY_FOR_FILTER`]. Frames perf marks `(inlined)` are
-/// skipped, and lines that are not frames. Largest first, ties by name.
+/// frame a line `\t<ip> (<object path>)`; a sample whose chain perf could
+/// not unwind is one untabbed line of its own. A sample counts for its
+/// innermost frame's object (named by [`object`]); one in Envoy's binary
+/// with a JIT frame further out counts as [`ENVOY_FOR_FILTER`] (libc's and
+/// the kernel's time in a host call stays theirs). Frames perf marks
+/// `(inlined)` and lines that are not frames are skipped; samples with no
+/// frame are left out of the total. Largest first, ties by name.
 pub fn by_object(script: &str) -> Vec<(String, f64)> {
     let mut counts: Vec<(String, u64)> = Vec::new();
-    let mut total = 0u64;
-    for sample in script.split("\n\n") {
-        let mut frames = sample.lines().filter_map(frame_object);
-        let Some(innermost) = frames.next() else {
+    let mut sample: Vec<&str> = Vec::new();
+    for line in script.lines() {
+        if line.trim().is_empty() {
+            tally(&mut counts, &sample);
+            sample.clear();
+            continue;
+        }
+        let Some(dso) = frame_object(line) else {
             continue;
         };
-        let mut name = object(innermost);
-        if name == ENVOY && frames.any(|dso| object(dso) == JIT) {
-            name = ENVOY_FOR_FILTER.to_owned();
-        }
-        total += 1;
-        match counts.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((name, 1)),
+        if line.starts_with('\t') {
+            sample.push(dso);
+        } else {
+            tally(&mut counts, &sample);
+            tally(&mut counts, &[dso]);
+            sample.clear();
         }
     }
+    tally(&mut counts, &sample);
+    let total: u64 = counts.iter().map(|(_, count)| count).sum();
     let mut shares: Vec<(String, f64)> = counts
         .into_iter()
         .map(|(name, count)| (name, count as f64 / total as f64))
         .collect();
     shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     shares
+}
+
+/// Counts one sample, its frames' objects innermost first (none: nothing).
+fn tally(counts: &mut Vec<(String, u64)>, frames: &[&str]) {
+    let Some((innermost, outer)) = frames.split_first() else {
+        return;
+    };
+    let mut name = object(innermost);
+    if name == ENVOY && outer.iter().any(|dso| is_jit(dso)) {
+        name = ENVOY_FOR_FILTER.to_owned();
+    }
+    match counts.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, count)) => *count += 1,
+        None => counts.push((name, 1)),
+    }
 }
 
 /// The object path of a frame line `<hex ip> (<path>)`, none for other
@@ -177,22 +203,34 @@ fn frame_object(line: &str) -> Option<&str> {
 }
 
 /// The report's name for perf's object `dso`, a path or perf's bracketed
-/// name (see the module's table).
+/// name (see the module's table). Envoy's binary is [`ENVOY`] by its file
+/// name: one named otherwise (an `ENVOY_BIN` of `envoy-contrib`) keeps its
+/// name, and its samples are not split.
 pub fn object(dso: &str) -> String {
-    let base = dso.rsplit('/').next().unwrap_or(dso);
-    let perf_map = base
-        .strip_prefix("perf-")
-        .and_then(|rest| rest.strip_suffix(".map"))
-        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
-    if dso.starts_with("[JIT]") || perf_map {
+    let base = file_name(dso);
+    if is_jit(dso) {
         JIT.to_owned()
     } else if dso.starts_with("[kernel") {
-        "kernel".to_owned()
+        KERNEL.to_owned()
     } else if dso == "[vdso]" || base.contains(".so") {
-        "libraries".to_owned()
+        LIBRARIES.to_owned()
     } else {
         base.to_owned()
     }
+}
+
+/// Whether `dso` is JIT-compiled code: perf's `[JIT] tid N` in a report,
+/// `/tmp/perf-<pid>.map` in a script.
+fn is_jit(dso: &str) -> bool {
+    dso.starts_with("[JIT]")
+        || file_name(dso)
+            .strip_prefix("perf-")
+            .and_then(|rest| rest.strip_suffix(".map"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// The object holding JIT-compiled code: in Envoy, the wasm filter.
@@ -201,6 +239,10 @@ pub const JIT: &str = "wasm (JIT)";
 pub const ENVOY: &str = "envoy";
 /// Envoy's code (and V8's runtime) sampled below a frame of the filter's.
 pub const ENVOY_FOR_FILTER: &str = "envoy, for the filter";
+/// System calls, TCP, scheduling.
+pub const KERNEL: &str = "kernel";
+/// libc and the other shared objects.
+pub const LIBRARIES: &str = "libraries";
 
 #[cfg(test)]
 mod tests {
@@ -208,29 +250,48 @@ mod tests {
 
     const ENVOY_BIN: &str = "/venv/lib/python3.11/site-packages/envoy/_bin/envoy";
 
-    /// `perf script -F ip,dso` of five samples: Envoy's own code, a host
-    /// call under the filter, the filter's code, the kernel under Envoy,
-    /// libc reached through an inlined frame.
+    /// `perf script -F ip,dso` of ten samples, two of each object:
+    /// Envoy's own code (one unwound, one a lone untabbed line); Envoy under
+    /// the filter (a host call, one through an inlined frame); the filter's
+    /// code (one a lone line); the kernel (under Envoy, and in a host call);
+    /// libc (through an inlined frame, and in a host call).
     fn script() -> String {
+        let jit = "/tmp/perf-15931.map";
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
         format!(
             "
 \t         5567bbb ({ENVOY_BIN})
 \t         55690c5 ({ENVOY_BIN})
-\t           891f4 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+\t           891f4 ({libc})
 
 \t         612b6a2 ({ENVOY_BIN})
 \t         2facd34 ({ENVOY_BIN})
-\t    377c99c001fb (/tmp/perf-15931.map)
+\t    377c99c001fb ({jit})
 
 
-\t    377c99c00abc (/tmp/perf-15931.map)
+\t         612b6a2 ({ENVOY_BIN})
+\t         612b6a3 (inlined)
+\t    377c99c001fb ({jit})
+
+\t    377c99c00abc ({jit})
 
 \tffffffff82093f97 ([kernel.kallsyms])
 \t         5af6e75 ({ENVOY_BIN})
 
+\tffffffff82093f97 ([kernel.kallsyms])
+\t         2facd34 ({ENVOY_BIN})
+\t    377c99c001fb ({jit})
+
 \t          10aba4 (inlined)
-\t          10aba5 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+\t          10aba5 ({libc})
 \t         5af6e75 ({ENVOY_BIN})
+
+\t          10aba5 ({libc})
+\t         2facd34 ({ENVOY_BIN})
+\t    377c99c001fb ({jit})
+
+         5567bbb ({ENVOY_BIN})
+    377c99c00abc ({jit})
 "
         )
     }
@@ -239,13 +300,10 @@ mod tests {
     fn each_sample_counts_for_its_innermost_object() {
         let shares = by_object(&script());
         let share = |name: &str| shares.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
-        assert_eq!(share(ENVOY), Some(0.2));
-        assert_eq!(share(ENVOY_FOR_FILTER), Some(0.2));
-        assert_eq!(share(JIT), Some(0.2));
-        assert_eq!(share("kernel"), Some(0.2));
-        assert_eq!(share("libraries"), Some(0.2));
-        let total: f64 = shares.iter().map(|(_, s)| s).sum();
-        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        for name in [ENVOY, ENVOY_FOR_FILTER, JIT, KERNEL, LIBRARIES] {
+            assert_eq!(share(name), Some(0.2), "{name}: {shares:?}");
+        }
+        assert_eq!(shares.len(), 5, "{shares:?}");
     }
 
     #[test]
@@ -262,9 +320,9 @@ mod tests {
 
     #[test]
     fn objects_are_named_by_kind() {
-        assert_eq!(object("/lib64/ld-linux-x86-64.so.2"), "libraries");
-        assert_eq!(object("[vdso]"), "libraries");
-        assert_eq!(object("[kernel.vmlinux]"), "kernel");
+        assert_eq!(object("/lib64/ld-linux-x86-64.so.2"), LIBRARIES);
+        assert_eq!(object("[vdso]"), LIBRARIES);
+        assert_eq!(object("[kernel.vmlinux]"), KERNEL);
         assert_eq!(object("[JIT] tid 23118"), JIT);
         assert_eq!(object("/tmp/perf-15931.map"), JIT);
         assert_eq!(object("/tmp/perf-.map"), "perf-.map");

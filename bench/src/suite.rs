@@ -120,7 +120,7 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
                     let reason = format!("{error:#}");
                     eprintln!("   did not start: {reason}");
                     unavailable.entry(kind).or_insert_with(|| reason.clone());
-                    for &workload in &workloads {
+                    for &workload in workloads.iter().filter(|&&w| kind.runs(w)) {
                         cells.insert(
                             (workload, kind),
                             Outcome::Failed(format!("did not start: {reason}")),
@@ -305,10 +305,11 @@ pub async fn smoke(systems: &[Kind], env: &Environment) -> anyhow::Result<Vec<St
     let mut failures = Vec::new();
     for deployment in Deployment::ALL {
         for &kind in systems {
-            if !Workload::ALL
+            let workloads: Vec<Workload> = Workload::ALL
                 .into_iter()
-                .any(|w| w.deployment() == deployment && kind.runs(w))
-            {
+                .filter(|w| w.deployment() == deployment && kind.runs(*w))
+                .collect();
+            if workloads.is_empty() {
                 continue;
             }
             let system = match System::start(kind, deployment, &upstreams, env).await {
@@ -318,10 +319,7 @@ pub async fn smoke(systems: &[Kind], env: &Environment) -> anyhow::Result<Vec<St
                     continue;
                 }
             };
-            for workload in Workload::ALL
-                .into_iter()
-                .filter(|w| w.deployment() == deployment && kind.runs(*w))
-            {
+            for workload in workloads {
                 let result = async {
                     workload::check(workload, &system, &upstreams).await?;
                     if matches!(workload, Workload::FirstCall | Workload::ManySessions)

@@ -114,7 +114,8 @@ impl Kind {
     }
 
     /// The wasm floor filter's mode (its plugin configuration), for the
-    /// systems that run it.
+    /// plain-Envoy systems that configure it directly
+    /// ([`Kind::WasmRouterCallsGateway`] gets the router's configuration).
     pub fn floor_mode(self) -> Option<&'static str> {
         match self {
             Kind::WasmNoop => Some("noop"),
@@ -125,10 +126,13 @@ impl Kind {
         }
     }
 
-    /// Whether the system runs `workload`: [`Kind::WasmRouterCallsGateway`]
-    /// sends every request to `u00` (the floor filter's one cluster), so it
-    /// has no catalogue to list and no upstream but the two-server
-    /// deployment's.
+    /// Whether the system runs `workload`. [`Kind::WasmRouterCallsGateway`]
+    /// sends every request to the floor filter's one cluster,
+    /// `mcp_upstream_u00`: it aggregates nothing, so it has no catalogue to
+    /// list, and the SSE deployment (`v00`, `v01`) has no such cluster. It
+    /// runs the two-server deployment's call workloads, as a floor: like
+    /// the other floors it passes `initialize` and first calls straight to
+    /// the upstream.
     pub fn runs(self, workload: crate::workload::Workload) -> bool {
         self != Kind::WasmRouterCallsGateway
             || (workload.deployment() == Deployment::Two && workload.target() == Target::Calls)
@@ -350,17 +354,13 @@ impl System {
                 )
             }
             Kind::Gateway | Kind::WasmRouterCallsGateway => {
-                let floor = kind == Kind::WasmRouterCallsGateway;
-                let wasm = if floor {
-                    Some(envoy::floor_wasm()?)
-                } else {
-                    None
-                };
+                let in_router_place = kind == Kind::WasmRouterCallsGateway;
+                let wasm = in_router_place.then(envoy::floor_wasm).transpose()?;
                 let stack = gateway_stack(servers, cpus, wasm).await?;
                 let url = stack.gateway_url();
                 // The floor filter sends every request, `tools/list` too,
-                // to `u00`: the gateway lists its tools only.
-                let expected = if floor {
+                // to `u00`: the gateway lists `u00`'s tools only.
+                let expected = if in_router_place {
                     fleet.tools + 1
                 } else {
                     servers.len() * (fleet.tools + 1)

@@ -60,8 +60,7 @@ mod filter {
             self.mode = match config.as_slice() {
                 b"noop" => Mode::Noop,
                 b"floor-map" => Mode::FloorMap,
-                b"router-calls" => Mode::RouterCalls,
-                [b'{', ..] => Mode::RouterCalls,
+                b"router-calls" | [b'{', ..] => Mode::RouterCalls,
                 _ => Mode::Floor,
             };
             if self.mode == Mode::RouterCalls {

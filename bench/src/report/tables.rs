@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{count, measured, median, mib, one_line, ratio};
+use crate::profile::{ENVOY, ENVOY_FOR_FILTER, JIT, KERNEL, LIBRARIES};
 use crate::run::{Measure, Outcome};
 use crate::suite::Results;
 use crate::systems::{Deployment, Kind};
@@ -307,10 +308,19 @@ pub(super) fn scale(out: &mut String, results: &Results) {
 }
 
 /// With `--profile`: each system's CPU time per request by the object it
-/// was spent in (`crate::profile`), per own process.
+/// was spent in (`crate::profile`), per own process. Results saved before
+/// call chains were recorded have no [`ENVOY_FOR_FILTER`] split: their
+/// table has no such column, and its Envoy column holds the host calls.
 pub(super) fn objects(out: &mut String, results: &Results) {
-    use crate::profile::{ENVOY, ENVOY_FOR_FILTER, JIT};
-    let named = [ENVOY, ENVOY_FOR_FILTER, JIT, "kernel", "libraries"];
+    let split = results.cells.values().any(|outcome| {
+        matches!(outcome, Outcome::Measured(m)
+            if m.cpu_by_object.iter().any(|(_, object, _)| object == ENVOY_FOR_FILTER))
+    });
+    let named: &[&str] = if split {
+        &[ENVOY, ENVOY_FOR_FILTER, JIT, KERNEL, LIBRARIES]
+    } else {
+        &[ENVOY, JIT, KERNEL, LIBRARIES]
+    };
     let mut rows = Vec::new();
     for &workload in &results.options.workloads {
         for &kind in &results.options.systems {
@@ -355,16 +365,26 @@ pub(super) fn objects(out: &mut String, results: &Results) {
         return;
     }
     let _ = writeln!(out, "## Where the CPU goes, by object (`--profile`)\n");
+    let envoy = if split {
+        format!(
+            "*{ENVOY}* is Envoy's own code and V8's runtime (linked into the binary: routing, codecs, the access log, entering the wasm VM); *{ENVOY_FOR_FILTER}* is that code running below a frame of the filter's, as perf's call chains show it (the host calls the filter makes, V8's runtime it calls)"
+        )
+    } else {
+        format!(
+            "*{ENVOY}* is Envoy's own code and V8's runtime (linked into the binary: host calls, the wasm ABI, routing, codecs, the access log)"
+        )
+    };
     let _ = writeln!(
         out,
-        "CPU time per request, µs, of each own process by the object `perf` sampled it in (software clock, {} Hz, over the loaded run, each sample counted for its innermost frame): *{ENVOY}* is Envoy's own code and V8's runtime (linked into the binary: routing, codecs, the access log, entering the wasm VM); *{ENVOY_FOR_FILTER}* is that code running below a frame of the filter's, as perf's call chains show it (the host calls the filter makes, V8's runtime it calls); *{JIT}* is code V8 compiled at run time, the wasm filter itself; *libraries* is libc and the other shared objects; *other* anything else (the broker's own binary). The PyPI Envoy is stripped, so this cannot name Envoy's functions. perf costs each process about 1 %, so read these against each other, not against the tables above.\n",
+        "CPU time per request, µs, of each own process by the object `perf` sampled it in (software clock, {} Hz, over the loaded run, each sample counted for its innermost frame): {envoy}; *{JIT}* is code V8 compiled at run time, the wasm filter itself; *{LIBRARIES}* is libc and the other shared objects; *other* anything else (the broker's own binary). The PyPI Envoy is stripped, so this cannot name Envoy's functions. perf costs each process about 1 %, so read these against each other, not against the tables above.\n",
         crate::profile::FREQUENCY_HZ
     );
     let _ = writeln!(
         out,
-        "| workload | system | process | {ENVOY} | {ENVOY_FOR_FILTER} | {JIT} | kernel | libraries | other |"
+        "| workload | system | process | {} | other |",
+        named.join(" | ")
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|{}---:|", "---:|".repeat(named.len()));
     for row in rows {
         let _ = writeln!(out, "{row}");
     }

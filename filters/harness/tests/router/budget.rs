@@ -87,8 +87,8 @@ fn the_router_calls_floor_makes_the_router_s_host_calls() {
     let floor = router.with_file_name("bench_floor_filter.wasm");
     let calls = cost::measure_floor(&floor, TOOLS, "router-calls")
         .unwrap_or_else(|e| panic!("{}: {e} (`just build-wasm` builds it)", floor.display()));
-    let ours =
-        cost::measure(host(), &cost::table(TOOLS), TOOLS, Kind::Tool, 200).expect("a routed call");
+    let table = cost::table(TOOLS);
+    let ours = cost::measure(host(), &table, TOOLS, Kind::Tool, 200).expect("a routed call");
     assert_eq!(
         calls.total_host_calls, ours.total_host_calls,
         "bench/floor-filter's router-calls mode makes {} host calls, a routed tools/call {}: make them the same calls again",
@@ -97,9 +97,9 @@ fn the_router_calls_floor_makes_the_router_s_host_calls() {
     // In the router's place in the gateway (`--systems
     // wasm-router-calls-gateway`) its configuration is the router's route
     // table, which must read as `router-calls` too.
-    let table = cost::table(TOOLS);
-    let table = std::str::from_utf8(&table).expect("the route table is JSON");
-    let in_place = cost::measure_floor(&floor, TOOLS, table).expect("the floor with a route table");
+    let table_text = std::str::from_utf8(&table).expect("the route table is UTF-8");
+    let in_place =
+        cost::measure_floor(&floor, TOOLS, table_text).expect("the floor with a route table");
     assert_eq!(
         in_place.total_host_calls, calls.total_host_calls,
         "with the router's configuration the floor filter makes {} host calls, in router-calls mode {}",
