@@ -35,8 +35,9 @@ struct Cli {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Systems to run: direct, floor, wasm-noop, wasm-floor, wasm-floor-map,
-    /// wasm-router-calls, gateway, native, contextforge (default all but
-    /// wasm-floor-map and wasm-router-calls).
+    /// wasm-router-calls, wasm-router-calls-gateway, gateway, native,
+    /// contextforge (default all but wasm-floor-map, wasm-router-calls and
+    /// wasm-router-calls-gateway).
     #[arg(long, value_delimiter = ',')]
     systems: Vec<String>,
     /// Workloads to run (default all), e.g. call-small,list-20x100.

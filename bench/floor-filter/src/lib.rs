@@ -123,6 +123,8 @@ mod filter {
             for (name, value) in HEADERS {
                 self.set_http_request_header(name, Some(value));
             }
+            // The cluster the broker names for server `u00`
+            // (`mcp_upstream_<name>`): in the gateway's Envoy this routes.
             self.set_http_request_header("x-mcp-cluster", Some("mcp_upstream_u00"));
             self.set_http_request_header("mcp-session-id", Some(&session));
             self.set_http_request_body(0, body.len(), body);
